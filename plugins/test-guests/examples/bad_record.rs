@@ -1,0 +1,53 @@
+//! Returns an event dated 30 February, which breaks the model.
+#[allow(unsafe_code)]
+mod bindings {
+    wit_bindgen::generate!({ path: "../../sdk/wit", world: "plugin" });
+    use super::Plugin;
+    export!(Plugin);
+}
+use bindings::exports::gpes::plugin::extractor::{Extraction, Guest, GuestExtraction};
+use bindings::gpes::plugin::types::{ExtractError, PluginInfo, Record, Request, Summary};
+
+struct Plugin;
+struct Never;
+
+impl Guest for Plugin {
+    type Extraction = Never;
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "bad-record".into(),
+            version: "0".into(),
+            supplier: "tests".into(),
+            data_model_version: 1,
+        }
+    }
+    fn extract(request: Request) -> Result<Extraction, ExtractError> {
+        let _ = request;
+        Ok(Extraction::new(Never))
+    }
+}
+
+impl GuestExtraction for Never {
+    fn next_batch(&self) -> Result<Option<Vec<Record>>, ExtractError> {
+        use bindings::gpes::plugin::types::{Date, Event, Precision};
+        Ok(Some(vec![Record::Event(Event {
+            patient_id: "p1".into(),
+            date: Date {
+                year: 2024,
+                month: 2,
+                day: 30,
+                precision: Precision::Day,
+            },
+            code: 73211009,
+            value: None,
+            unit: None,
+        })]))
+    }
+    fn finish(&self) -> Result<Summary, ExtractError> {
+        Ok(Summary {
+            records_read: 0,
+            records_mapped: 0,
+            warnings: vec![],
+        })
+    }
+}

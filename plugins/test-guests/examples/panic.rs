@@ -1,0 +1,43 @@
+//! Panics inside `extract`.
+#[allow(unsafe_code)]
+mod bindings {
+    wit_bindgen::generate!({ path: "../../sdk/wit", world: "plugin" });
+    use super::Plugin;
+    export!(Plugin);
+}
+use bindings::exports::gpes::plugin::extractor::{Extraction, Guest, GuestExtraction};
+use bindings::gpes::plugin::types::{ExtractError, PluginInfo, Record, Request, Summary};
+
+struct Plugin;
+struct Never;
+
+impl Guest for Plugin {
+    type Extraction = Never;
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "panic".into(),
+            version: "0".into(),
+            supplier: "tests".into(),
+            data_model_version: 1,
+        }
+    }
+    fn extract(request: Request) -> Result<Extraction, ExtractError> {
+        panic!(
+            "this plugin panics on purpose (practice {})",
+            request.practice
+        )
+    }
+}
+
+impl GuestExtraction for Never {
+    fn next_batch(&self) -> Result<Option<Vec<Record>>, ExtractError> {
+        Ok(None)
+    }
+    fn finish(&self) -> Result<Summary, ExtractError> {
+        Ok(Summary {
+            records_read: 0,
+            records_mapped: 0,
+            warnings: vec![],
+        })
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh machine of this kind,
+# idempotently (each step is instant when already done). These machines set
+# RUSTUP_AUTO_INSTALL=0, so rust-toolchain.toml installs nothing by itself:
+# the target is added explicitly. Never `rustup update` or `rustup toolchain
+# install` here: they would move stable to a newer release.
+set -euo pipefail
+rustup target add wasm32-wasip2
+rustup component add rustfmt clippy

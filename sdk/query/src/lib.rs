@@ -1,0 +1,33 @@
+//! The query specification and the one engine that evaluates it: a query
+//! says what the data must give; the engine streams over common-model records
+//! (in any order, within and across tables) keeping a small state per
+//! patient, and answers when the stream ends.
+//!
+//! This is the first slice: one query, the number of patients registered on
+//! a reference date. The query language grows here. The crate does no I/O and
+//! knows nothing of plugins or WASM: whoever holds the records (the host, a
+//! test, a benchmark) pushes them in.
+
+mod registered;
+
+pub use registered::{RegisteredCount, RegisteredOn};
+
+use gpes_model::{Record, Table};
+use serde::{Deserialize, Serialize};
+
+/// What a query needs from the data: the request a plugin receives (less the
+/// practice code, which the caller adds).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DataNeeds {
+    /// Tables needed in full.
+    pub tables: Vec<Table>,
+}
+
+/// A query evaluated by streaming: feed every record, then finish.
+pub trait Evaluation {
+    type Output;
+    /// Takes one record; records may come in any order.
+    fn push(&mut self, record: &Record);
+    /// The answer once every record has been pushed.
+    fn finish(self) -> Self::Output;
+}
