@@ -1,0 +1,1 @@
+//! The coordinator's CA, agent enrollment tokens and certificates, and the TLS configurations built on them.

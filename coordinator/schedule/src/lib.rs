@@ -1,0 +1,1 @@
+//! Five-field cron schedules in Europe/London, with crontab's meaning.
