@@ -2,7 +2,11 @@
 #[allow(unsafe_code)]
 mod bindings {
     wit_bindgen::generate!({ path: "../../sdk/wit", world: "plugin" });
+    #[cfg(target_arch = "wasm32")]
     use super::Plugin;
+    // Exported only in the component: a native build (clippy, `cargo build
+    // --workspace`) cannot link WIT export names.
+    #[cfg(target_arch = "wasm32")]
     export!(Plugin);
 }
 use bindings::exports::gpes::plugin::extractor::{Extraction, Guest, GuestExtraction};

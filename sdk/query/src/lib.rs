@@ -8,9 +8,14 @@
 //! knows nothing of plugins or WASM: whoever holds the records (the host, a
 //! test, a benchmark) pushes them in.
 
+mod document;
 mod registered;
 
-pub use registered::{RegisteredCount, RegisteredOn};
+pub use document::{MAX_QUERY_BYTES, Query, QueryError};
+pub use registered::{RegisteredCount, RegisteredEvaluation, RegisteredOn};
+
+/// The engine's version, recorded in every sealed extract.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 use gpes_model::{Record, Table};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,312 @@
+//! gpesctl: the operator's command line. It talks to the coordinator's
+//! operator listener over TLS (trusting the coordinator's CA) with a bearer
+//! token, read from flags, the environment, or a config file.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use gpes_client::Uplink;
+use gpes_protocol::{
+    Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, DataClass,
+    JobStatus, Purpose, Run, RunView,
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "The GPES operator's command line")]
+struct Args {
+    /// Operator listener, host:port.
+    #[arg(long, env = "GPESCTL_ADDRESS", global = true)]
+    address: Option<String>,
+    /// The coordinator's CA certificate (PEM file).
+    #[arg(long, env = "GPESCTL_CA", global = true)]
+    ca: Option<PathBuf>,
+    /// File holding the bearer token.
+    #[arg(long, env = "GPESCTL_TOKEN_FILE", global = true)]
+    token_file: Option<PathBuf>,
+    /// A TOML file with `address`, `ca` and `token_file`; flags and the
+    /// environment override it.
+    #[arg(long, env = "GPESCTL_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One-time enrollment tokens for agents.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Collections: a query, its parameters, schedule and practices.
+    Collection {
+        #[command(subcommand)]
+        command: CollectionCommand,
+    },
+    /// Runs and their results.
+    Runs {
+        /// Wait until a run of this collection has every job done.
+        #[arg(long)]
+        wait_for: Option<String>,
+        /// How long to wait, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Make a token for a new agent serving the given practices.
+    Create {
+        #[arg(long = "practice", required = true)]
+        practices: Vec<String>,
+        /// Validity in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CollectionCommand {
+    /// Create a collection.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The query document.
+        #[arg(long)]
+        query: PathBuf,
+        /// NAME=VALUE (a date YYYY-MM-DD, or run-date).
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// Five-field cron expression in Europe/London time; omit to run
+        /// only by hand.
+        #[arg(long, default_value = "")]
+        schedule: String,
+        #[arg(long = "practice", required = true)]
+        practices: Vec<String>,
+        #[arg(long, value_parser = parse_purpose)]
+        purpose: Purpose,
+        #[arg(long, value_parser = parse_data_class)]
+        data_class: DataClass,
+    },
+    /// List collections.
+    List,
+    /// Run a collection now.
+    Run { id: String },
+}
+
+fn parse_purpose(s: &str) -> Result<Purpose, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| "one of: direct-care, payment, planning, research, publication".to_owned())
+}
+
+fn parse_data_class(s: &str) -> Result<DataClass, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+        "one of: aggregate, record-level-deidentified, patient-identifiable".to_owned()
+    })
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    address: Option<String>,
+    ca: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+}
+
+fn uplink(args: &Args) -> anyhow::Result<Uplink> {
+    let file: FileConfig = match &args.config {
+        Some(p) => toml::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("{} is not a valid gpesctl config", p.display()))?,
+        None => FileConfig::default(),
+    };
+    let address = args
+        .address
+        .clone()
+        .or(file.address)
+        .context("say where the coordinator is: --address, GPESCTL_ADDRESS or a config file")?;
+    let ca = args
+        .ca
+        .clone()
+        .or(file.ca)
+        .context("give the coordinator's CA certificate: --ca, GPESCTL_CA or a config file")?;
+    let token_file = args
+        .token_file
+        .clone()
+        .or(file.token_file)
+        .context("give the token file: --token-file, GPESCTL_TOKEN_FILE or a config file")?;
+    let ca_pem =
+        std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
+    let token = std::fs::read_to_string(&token_file)
+        .with_context(|| format!("reading {}", token_file.display()))?;
+    let tls = gpes_pki::operator_client_config(&ca_pem)?;
+    Ok(Uplink::new(&address, tls)
+        .map_err(anyhow::Error::msg)?
+        .with_bearer(token.trim()))
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gpesctl: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let up = uplink(&args)?;
+    match &args.command {
+        Command::Token {
+            command: TokenCommand::Create { practices, ttl },
+        } => {
+            let r: CreateTokenResponse = up
+                .post(
+                    "/v1/tokens",
+                    &CreateTokenRequest {
+                        practices: practices.clone(),
+                        ttl_seconds: *ttl,
+                    },
+                    TIMEOUT,
+                )
+                .await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!("{}", r.token);
+            }
+        }
+        Command::Collection { command } => match command {
+            CollectionCommand::Create {
+                name,
+                query,
+                params,
+                schedule,
+                practices,
+                purpose,
+                data_class,
+            } => {
+                let mut parameters = BTreeMap::new();
+                for p in params {
+                    let Some((k, v)) = p.split_once('=') else {
+                        bail!("--param takes NAME=VALUE, not '{p}'");
+                    };
+                    parameters.insert(k.to_owned(), v.to_owned());
+                }
+                let query_text = std::fs::read_to_string(query)
+                    .with_context(|| format!("reading {}", query.display()))?;
+                let c: Collection = up
+                    .post(
+                        "/v1/collections",
+                        &CreateCollectionRequest {
+                            name: name.clone(),
+                            query: query_text,
+                            parameters,
+                            schedule: schedule.clone(),
+                            practices: practices.clone(),
+                            purpose: *purpose,
+                            data_class: *data_class,
+                        },
+                        TIMEOUT,
+                    )
+                    .await?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&c)?);
+                } else {
+                    println!("{}", c.id);
+                }
+            }
+            CollectionCommand::List => {
+                let cs: Vec<Collection> = up.get("/v1/collections", TIMEOUT).await?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&cs)?);
+                } else {
+                    for c in cs {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            c.id,
+                            c.name,
+                            c.schedule,
+                            c.practices.join(",")
+                        );
+                    }
+                }
+            }
+            CollectionCommand::Run { id } => {
+                let r: Run = up
+                    .post(&format!("/v1/collections/{id}/run"), &(), TIMEOUT)
+                    .await?;
+                println!("{}", r.id);
+            }
+        },
+        Command::Runs { wait_for, timeout } => {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(*timeout);
+            let views = loop {
+                let views: Vec<RunView> = up.get("/v1/runs", TIMEOUT).await?;
+                let Some(collection) = wait_for else {
+                    break views;
+                };
+                // The first run of the collection with every job done.
+                if let Some(done) = views.iter().find(|v| {
+                    v.run.collection_id == *collection
+                        && v.results.iter().all(|r| r.status == JobStatus::Done)
+                }) {
+                    break vec![done.clone()];
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    bail!("no run of {collection} finished within {timeout} s");
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            };
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&views)?);
+            } else {
+                print_runs(&views);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_runs(views: &[RunView]) {
+    println!(
+        "{:<28} {:<10} {:<8} {:>10}  extract hash",
+        "collection", "practice", "status", "registered"
+    );
+    for v in views {
+        for r in &v.results {
+            let registered = r
+                .result
+                .as_ref()
+                .and_then(|x| x.get("registered"))
+                .map(|x| x.to_string())
+                .unwrap_or_else(|| "-".into());
+            let status = match r.status {
+                JobStatus::Pending => "pending",
+                JobStatus::Leased => "running",
+                JobStatus::Done => "done",
+            };
+            let hash = r
+                .extract_hash
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "{:<28} {:<10} {:<8} {:>10}  {}",
+                v.collection_name, r.practice, status, registered, hash
+            );
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The wire types of the coordinator's two APIs, shared with the agent and
+//! gpesctl: JSON bodies under `/v1/`, each carrying the protocol version so
+//! that either side can say clearly when the other is too old or too new.
+//!
+//! Plain data and version checks only: no tokio, hyper, rustls or wasmtime
+//! here, so every side can depend on it cheaply.
+
+use gpes_canon::ContentHash;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The protocol this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The HTTP header that carries the version on every request and response.
+pub const VERSION_HEADER: &str = "gpes-protocol";
+
+/// The other side speaks another version of the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VersionMismatch {
+    #[error(
+        "the other side speaks protocol version {theirs}, older than this side's {ours}: upgrade the other side"
+    )]
+    TooOld { theirs: u32, ours: u32 },
+    #[error(
+        "the other side speaks protocol version {theirs}, newer than this side's {ours}: upgrade this side"
+    )]
+    TooNew { theirs: u32, ours: u32 },
+    #[error(
+        "the other side did not say which protocol version it speaks (header '{VERSION_HEADER}'); it is not a GPES peer or is too old"
+    )]
+    Missing,
+}
+
+/// Checks a peer's protocol version against ours.
+pub fn check_version(theirs: Option<u32>) -> Result<(), VersionMismatch> {
+    match theirs {
+        None => Err(VersionMismatch::Missing),
+        Some(v) if v < PROTOCOL_VERSION => Err(VersionMismatch::TooOld {
+            theirs: v,
+            ours: PROTOCOL_VERSION,
+        }),
+        Some(v) if v > PROTOCOL_VERSION => Err(VersionMismatch::TooNew {
+            theirs: v,
+            ours: PROTOCOL_VERSION,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Why a collection is made; travels in every job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    DirectCare,
+    Payment,
+    Planning,
+    Research,
+    Publication,
+}
+
+/// What kind of data a collection may take; travels in every job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataClass {
+    Aggregate,
+    RecordLevelDeidentified,
+    PatientIdentifiable,
+}
+
+/// A query as it travels: its canonical JSON and the hash of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    pub canonical: String,
+    pub hash: ContentHash,
+}
+
+// ---- agent API (mutual TLS) ----
+
+/// `POST /v1/enroll` on the operator listener (the agent has no
+/// certificate yet): the token's secret and a CSR made on site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub secret: String,
+    pub csr_pem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollResponse {
+    pub agent_id: String,
+    pub certificate_pem: String,
+    pub ca_pem: String,
+    /// ODS codes of the practices this agent may serve.
+    pub practices: Vec<String>,
+    /// Address of the agent listener (mutual TLS).
+    pub agent_api: String,
+}
+
+/// `POST /v1/jobs/poll`: waits up to `wait_ms` for jobs of the given
+/// practices (all the agent serves when empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollRequest {
+    pub practices: Vec<String>,
+    pub wait_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollResponse {
+    pub jobs: Vec<Job>,
+}
+
+/// One practice's part of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    pub job_id: String,
+    pub collection_id: String,
+    pub run_id: String,
+    pub practice: String,
+    pub query: QuerySpec,
+    /// Reference dates and other parameters, by name (ISO dates).
+    pub parameters: BTreeMap<String, String>,
+    pub purpose: Purpose,
+    pub data_class: DataClass,
+    /// Unix milliseconds after which the job may be handed out again.
+    pub lease_expires_ms: u64,
+}
+
+/// `POST /v1/results`: a sealed extract (its canonical JSON) and its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    pub job_id: String,
+    pub extract: String,
+    pub extract_hash: ContentHash,
+}
+
+/// Sent only after the coordinator's store has flushed the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    pub job_id: String,
+    pub extract_hash: ContentHash,
+    /// Unix milliseconds when the result was first stored.
+    pub stored_ms: u64,
+}
+
+/// One file the plugin read: name, size and SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// What an agent seals and uploads. Its hash covers exactly these fields,
+/// never times or signatures, so a rerun on the same data gives the same
+/// hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extract {
+    pub practice: String,
+    pub query_hash: ContentHash,
+    pub parameters: BTreeMap<String, String>,
+    pub plugin_name: String,
+    pub plugin_version: String,
+    pub engine_version: String,
+    pub inputs: Vec<InputFile>,
+    /// The engine's answer.
+    pub result: serde_json::Value,
+}
+
+// ---- operator API (server TLS and a bearer token) ----
+
+/// `POST /v1/tokens`: a one-time enrollment token for a new agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// ODS codes of the practices the agent will serve.
+    pub practices: Vec<String>,
+    /// How long the token stays valid.
+    pub ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenResponse {
+    /// The copyable token to give the agent's installer.
+    pub token: String,
+    pub agent_id: String,
+    pub expires_ms: u64,
+}
+
+/// `POST /v1/collections`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollectionRequest {
+    pub name: String,
+    /// The query document, as text.
+    pub query: String,
+    /// Fixed values, or `run-date` for the London date the run fired.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// Five-field cron expression in Europe/London time, or empty for a
+    /// collection run only by hand.
+    #[serde(default)]
+    pub schedule: String,
+    pub practices: Vec<String>,
+    pub purpose: Purpose,
+    pub data_class: DataClass,
+}
+
+/// A collection: a query, its parameters, when it runs and for whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Collection {
+    pub id: String,
+    pub name: String,
+    pub query: QuerySpec,
+    pub parameters: BTreeMap<String, String>,
+    pub schedule: String,
+    pub practices: Vec<String>,
+    pub purpose: Purpose,
+    pub data_class: DataClass,
+    pub created_ms: u64,
+}
+
+/// One firing of a collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    pub id: String,
+    pub collection_id: String,
+    /// When the schedule said it was due (or when an operator asked).
+    pub fired_ms: u64,
+    pub jobs: Vec<String>,
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobStatus {
+    Pending,
+    Leased,
+    Done,
+}
+
+/// One practice's line in a run's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultRow {
+    pub job_id: String,
+    pub practice: String,
+    pub status: JobStatus,
+    pub extract_hash: Option<ContentHash>,
+    /// The engine's answer, when done.
+    pub result: Option<serde_json::Value>,
+}
+
+/// `GET /v1/runs`: every run with its jobs' results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunView {
+    pub run: Run,
+    pub collection_name: String,
+    pub results: Vec<ResultRow>,
+}
+
+// ---- errors ----
+
+/// What kind of refusal; stable names a client can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    VersionMismatch,
+    TooLarge,
+    Internal,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_checked_both_ways() {
+        assert_eq!(check_version(Some(PROTOCOL_VERSION)), Ok(()));
+        assert!(matches!(
+            check_version(Some(PROTOCOL_VERSION + 1)),
+            Err(VersionMismatch::TooNew { .. })
+        ));
+        assert!(matches!(
+            check_version(Some(0)),
+            Err(VersionMismatch::TooOld { .. })
+        ));
+        assert_eq!(check_version(None), Err(VersionMismatch::Missing));
+        let msg = check_version(Some(PROTOCOL_VERSION + 1))
+            .expect_err("too new")
+            .to_string();
+        assert!(msg.contains("upgrade this side"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let body = r#"{"practices":[],"wait_ms":25000,"surprise":1}"#;
+        let err = serde_json::from_str::<PollRequest>(body).expect_err("refused");
+        assert!(err.to_string().contains("surprise"), "{err}");
+    }
+
+    #[test]
+    fn names_on_the_wire_are_kebab_case() {
+        assert_eq!(
+            serde_json::to_string(&DataClass::RecordLevelDeidentified).expect("json"),
+            "\"record-level-deidentified\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Purpose::DirectCare).expect("json"),
+            "\"direct-care\""
+        );
+    }
+}
