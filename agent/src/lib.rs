@@ -10,6 +10,7 @@
 //! signatures; both are later issues.
 
 pub mod buffer;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod identity;

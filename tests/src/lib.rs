@@ -1,1 +1,62 @@
-//! stub
+//! Helpers for the end-to-end suites: start a real coordinator and real
+//! agents on loopback (in-process, or as processes where a kill is the
+//! point), with throwaway directories, real TLS and real sled stores.
+//!
+//! The `e2e-coordinator` and `e2e-agent` binaries of this crate are the
+//! same programs as `gpes-coordinator` and `gpes-agent` (each calls the
+//! library's `cli::main`), built here so the suites can run them as
+//! processes.
+
+use std::path::{Path, PathBuf};
+
+/// The demo practices (`examples/practices/`) and, by the rules of
+/// `sdk/query/src/registered.rs`, how many patients each had registered on
+/// 2025-03-31 (counted independently by `examples/practices/generate.py`).
+pub const PRACTICES: [(&str, u64); 3] = [("A81001", 39), ("B82002", 28), ("C83003", 22)];
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// A demo practice's folder.
+pub fn practice_data(code: &str) -> PathBuf {
+    workspace().join("examples/practices").join(code)
+}
+
+/// Copies a demo practice into `dir` (so a test may delete it).
+pub fn copy_practice(code: &str, dir: &Path) -> PathBuf {
+    let to = dir.join(code);
+    std::fs::create_dir_all(&to).expect("mkdir");
+    for entry in std::fs::read_dir(practice_data(code)).expect("practice exists") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+    to
+}
+
+/// The query the suites collect.
+pub fn registered_count_query() -> String {
+    std::fs::read_to_string(workspace().join("examples/queries/registered-count.json"))
+        .expect("example query")
+}
+
+/// The agent configuration for the given practices, all read by the
+/// csv-export plugin.
+pub fn agent_config(data_dir: &Path, practices: &[(&str, PathBuf)], poll_seconds: u64) -> String {
+    let mut text = format!(
+        "data_dir = \"{}\"\n[limits]\npoll_seconds = {poll_seconds}\n",
+        data_dir.display()
+    );
+    for (code, data) in practices {
+        text.push_str(&format!(
+            "[[practice]]\ncode = \"{code}\"\nplugin = \"{}\"\ndata = \"{}\"\n",
+            gpes_plugin_artifacts::CSV_EXPORT,
+            data.display()
+        ));
+    }
+    text
+}

@@ -39,6 +39,21 @@ impl UplinkError {
     }
 }
 
+/// Says why a handshake failed, in words: rustls prints a refused
+/// certificate's own reason only in debug form.
+fn tls_failure(e: &std::io::Error) -> String {
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) => {
+            format!("the server's certificate was refused: {}", other.0)
+        }
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
+}
+
 #[derive(Clone)]
 pub struct Uplink {
     address: String,
@@ -133,7 +148,7 @@ impl Uplink {
             .tls
             .connect(self.server_name.clone(), tcp)
             .await
-            .map_err(|e| self.unreachable(format!("TLS handshake failed: {e}")))?;
+            .map_err(|e| self.unreachable(format!("TLS handshake failed: {}", tls_failure(&e))))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| self.unreachable(e.to_string()))?;

@@ -8,6 +8,7 @@
 //! `main.rs` only parses flags and config, starts this, and waits for a
 //! signal.
 
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod scheduler;

@@ -55,6 +55,8 @@ pub struct Running {
     pub ca_pem: String,
     pub admin_token_path: PathBuf,
     pub tracker: TaskTracker,
+    /// The coordinator's state, for in-process tests.
+    pub state: Arc<State>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +159,7 @@ pub async fn start(
         ca_pem: app.ca.cert_pem().to_owned(),
         admin_token_path: app.config.data_dir.join(ADMIN_TOKEN_FILE),
         tracker,
+        state: app.state.clone(),
     })
 }
 

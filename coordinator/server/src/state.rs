@@ -165,6 +165,24 @@ impl State {
         self.store.flush()
     }
 
+    /// Every record of every tree, for tests that check a refusal changed
+    /// nothing.
+    pub fn snapshot(&self) -> Result<BTreeMap<&'static str, Vec<gpes_store::Entry>>, StoreError> {
+        let mut out = BTreeMap::new();
+        for (name, tree) in [
+            ("tokens", &self.tokens),
+            ("agents", &self.agents),
+            ("collections", &self.collections),
+            ("runs", &self.runs),
+            ("jobs", &self.jobs),
+            ("results", &self.results),
+            ("schedule", &self.schedule),
+        ] {
+            out.insert(name, tree.scan_prefix(b"", |_| {})?);
+        }
+        Ok(out)
+    }
+
     // ---- enrollment ----
 
     /// Records a one-time token for a new agent, by the hash of its secret.

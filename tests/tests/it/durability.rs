@@ -1,0 +1,255 @@
+//! Nothing accepted is lost, with real processes: an agent takes a job, the
+//! coordinator goes away, the agent runs the job and keeps the extract in
+//! its buffer, the agent is killed (SIGKILL) and the practice's data is
+//! removed; when both come back, the original extract arrives exactly once.
+
+use crate::support::{TIMEOUT, wait_done};
+use gpes_client::Uplink;
+use gpes_protocol::{
+    CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, DataClass, Purpose, Run,
+};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A child process whose stderr lines are collected as they come.
+struct Process {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Process {
+    fn spawn(mut cmd: Command) -> Process {
+        cmd.stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .env("RUST_LOG", "info");
+        let mut child = cmd.spawn().expect("process starts");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Process {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing every one of `parts`; returns it.
+    fn wait_for(&mut self, parts: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(line) = self
+                .seen
+                .iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+            {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "no log line with {parts:?} within 60 s; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        // SIGKILL: no chance to tidy up.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Lines seen so far plus whatever is left once the process is gone.
+    fn all_lines(&mut self) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn coordinator(config: &Path) -> Process {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-coordinator"));
+    cmd.arg("--config").arg(config);
+    Process::spawn(cmd)
+}
+
+fn agent(config: &Path, delay_ms: Option<u64>) -> Process {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-agent"));
+    cmd.arg("--config").arg(config).arg("run");
+    if let Some(ms) = delay_ms {
+        cmd.env(gpes_agent::daemon::TEST_DELAY_ENV, ms.to_string());
+    }
+    Process::spawn(cmd)
+}
+
+fn operator(data_dir: &Path, address: &str) -> Uplink {
+    let ca = std::fs::read_to_string(data_dir.join("ca/ca.pem")).expect("ca");
+    let token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token");
+    Uplink::new(address, gpes_pki::operator_client_config(&ca).expect("tls"))
+        .expect("uplink")
+        .with_bearer(token.trim())
+}
+
+fn hash_in(line: &str) -> String {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("hash="))
+        .map(|h| h.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no hash in {line}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let coordinator_dir = dir.path().join("coordinator");
+    let (agent_port, operator_port) = (free_port(), free_port());
+    let coordinator_config = dir.path().join("coordinator.toml");
+    std::fs::write(
+        &coordinator_config,
+        format!(
+            "data_dir = \"{}\"\nagent_listen = \"127.0.0.1:{agent_port}\"\noperator_listen = \"127.0.0.1:{operator_port}\"\n",
+            coordinator_dir.display()
+        ),
+    )
+    .expect("write");
+    let operator_address = format!("127.0.0.1:{operator_port}");
+
+    let mut coord = coordinator(&coordinator_config);
+    coord.wait_for(&["coordinator listening"]);
+    let op = operator(&coordinator_dir, &operator_address);
+
+    // An agent serving a copy of A81001 that the test will delete.
+    let practice: PathBuf = gpes_tests::copy_practice("A81001", dir.path());
+    let agent_data = dir.path().join("agent");
+    let agent_config = dir.path().join("agent.toml");
+    std::fs::write(
+        &agent_config,
+        gpes_tests::agent_config(&agent_data, &[("A81001", practice.clone())], 2),
+    )
+    .expect("write");
+    let token: CreateTokenResponse = op
+        .post(
+            "/v1/tokens",
+            &CreateTokenRequest {
+                practices: vec!["A81001".into()],
+                ttl_seconds: 600,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("token");
+    let enrolled = Command::new(env!("CARGO_BIN_EXE_e2e-agent"))
+        .arg("--config")
+        .arg(&agent_config)
+        .args(["enroll", "--token", &token.token])
+        .output()
+        .expect("enroll runs");
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+
+    // The agent waits 3 s between taking a job and running it: time for
+    // the coordinator to go away.
+    let mut ag = agent(&agent_config, Some(3_000));
+    ag.wait_for(&["agent running"]);
+
+    let mut parameters = BTreeMap::new();
+    parameters.insert("pped".to_string(), "2025-03-31".to_string());
+    let collection: gpes_protocol::Collection = op
+        .post(
+            "/v1/collections",
+            &CreateCollectionRequest {
+                name: "durability".into(),
+                query: gpes_tests::registered_count_query(),
+                parameters,
+                schedule: String::new(),
+                practices: vec!["A81001".into()],
+                purpose: Purpose::Payment,
+                data_class: DataClass::Aggregate,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("collection");
+    let run: Run = op
+        .post(
+            &format!("/v1/collections/{}/run", collection.id),
+            &(),
+            TIMEOUT,
+        )
+        .await
+        .expect("run");
+
+    ag.wait_for(&["job taken", &run.jobs[0]]);
+    coord.kill();
+    let buffered = ag.wait_for(&["extract buffered", &run.jobs[0]]);
+    let buffered_hash = hash_in(&buffered);
+    ag.wait_for(&["upload failed", &run.jobs[0]]);
+    ag.kill();
+
+    // The practice's data is gone: the result can only come from the buffer.
+    std::fs::remove_dir_all(&practice).expect("remove the practice's files");
+
+    let mut coord = coordinator(&coordinator_config);
+    coord.wait_for(&["coordinator listening"]);
+    let mut ag = agent(&agent_config, None);
+    let acknowledged = ag.wait_for(&["extract acknowledged", &run.jobs[0]]);
+    assert_eq!(hash_in(&acknowledged), buffered_hash);
+
+    let view = wait_done(&op, &run.id).await;
+    assert_eq!(view.results.len(), 1);
+    let row = &view.results[0];
+    assert_eq!(
+        row.extract_hash.map(|h| h.to_string()),
+        Some(buffered_hash.clone())
+    );
+    assert_eq!(
+        row.result.as_ref().and_then(|r| r["registered"].as_u64()),
+        Some(39)
+    );
+
+    // Stored exactly once: one "result stored" line over both coordinator
+    // lives (the first never got it), and the agent ran the job once.
+    std::thread::sleep(Duration::from_millis(500));
+    coord.kill();
+    ag.kill();
+    let stored = coord
+        .all_lines()
+        .iter()
+        .filter(|l| l.contains("result stored"))
+        .count();
+    assert_eq!(stored, 1);
+    assert!(
+        ag.all_lines()
+            .iter()
+            .all(|l| !l.contains("extraction failed"))
+    );
+}

@@ -1,0 +1,146 @@
+//! A coordinator and two agents (one serving two practices) run a
+//! collection over real mutual TLS; each practice's result is stored once,
+//! with the right value. Then idempotence of uploads.
+
+use crate::support::*;
+use gpes_canon::ContentHash;
+use gpes_protocol::{Extract, Job, PollRequest, PollResponse, Receipt, UploadRequest};
+use gpes_tests::PRACTICES;
+use std::collections::BTreeMap;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t1 = coordinator.token(&["A81001", "B82002"], 600).await;
+    let t2 = coordinator.token(&["C83003"], 600).await;
+    let a1 = start_agent(&dir.path().join("a1"), &t1.token, &["A81001", "B82002"]).await;
+    let a2 = start_agent(&dir.path().join("a2"), &t2.token, &["C83003"]).await;
+    assert_eq!(a1.agent_id, t1.agent_id);
+    assert_eq!(a2.agent_id, t2.agent_id);
+
+    let collection = coordinator
+        .create_collection(&["A81001", "B82002", "C83003"], "")
+        .await
+        .expect("collection");
+    let run = coordinator.run_now(&collection.id).await;
+    assert_eq!(run.jobs.len(), 3);
+    let view = coordinator.wait_done(&run.id).await;
+
+    let mut got: BTreeMap<String, u64> = BTreeMap::new();
+    for row in &view.results {
+        let value = row.result.as_ref().and_then(|r| r["registered"].as_u64());
+        got.insert(row.practice.clone(), value.expect("a count"));
+    }
+    let want: BTreeMap<String, u64> = PRACTICES.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+    assert_eq!(got, want);
+
+    // Exactly one stored result per job, each from the agent serving it.
+    let state = &coordinator.running.state;
+    for job_id in &run.jobs {
+        let stored = state.result(job_id).expect("read").expect("stored");
+        let job = state.job(job_id).expect("job");
+        let expected_agent = if job.job.practice == "C83003" {
+            &a2.agent_id
+        } else {
+            &a1.agent_id
+        };
+        assert_eq!(&stored.agent_id, expected_agent);
+        let extract: Extract = serde_json::from_str(&stored.extract).expect("extract");
+        assert_eq!(extract.practice, job.job.practice);
+        assert_eq!(
+            ContentHash::of_bytes(stored.extract.as_bytes()),
+            stored.extract_hash
+        );
+        assert_eq!(
+            extract
+                .inputs
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>(),
+            ["patients.csv", "registrations.csv"]
+        );
+    }
+    let results = coordinator.running.state.snapshot().expect("snapshot")["results"].len();
+    assert_eq!(results, 3);
+}
+
+/// Builds the extract an agent would send for a job, with a chosen count.
+fn extract_for(job: &Job, registered: u64) -> UploadRequest {
+    let extract = Extract {
+        practice: job.practice.clone(),
+        query_hash: job.query.hash,
+        parameters: job.parameters.clone(),
+        plugin_name: "csv-export".into(),
+        plugin_version: "0.1.0".into(),
+        engine_version: "0.1.0".into(),
+        inputs: vec![],
+        result: serde_json::json!({ "registered": registered }),
+    };
+    let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
+    UploadRequest {
+        job_id: job.job_id.clone(),
+        extract_hash: ContentHash::of_bytes(canonical.as_bytes()),
+        extract: canonical,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let data_dir = enroll_only(dir.path(), &token.token).await;
+    let agent = agent_uplink(&coordinator, &data_dir);
+    let collection = coordinator
+        .create_collection(&["A81001"], "")
+        .await
+        .expect("collection");
+    coordinator.run_now(&collection.id).await;
+    let polled: PollResponse = agent
+        .post(
+            "/v1/jobs/poll",
+            &PollRequest {
+                practices: vec![],
+                wait_ms: 5_000,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("poll");
+    assert_eq!(polled.jobs.len(), 1);
+    let job = &polled.jobs[0];
+
+    let upload = extract_for(job, 39);
+    let first: Receipt = agent
+        .post("/v1/results", &upload, TIMEOUT)
+        .await
+        .expect("stored");
+    let second: Receipt = agent
+        .post("/v1/results", &upload, TIMEOUT)
+        .await
+        .expect("acknowledged again");
+    assert_eq!(first, second, "the same receipt, same time stored");
+    assert_eq!(first.extract_hash, upload.extract_hash);
+
+    let before = coordinator.snapshot();
+    let different = extract_for(job, 40);
+    let err = agent
+        .post::<_, Receipt>("/v1/results", &different, TIMEOUT)
+        .await
+        .expect_err("a different result is refused");
+    assert!(err.to_string().contains("409"), "{err}");
+    assert!(err.to_string().contains("already has a result"), "{err}");
+    assert_eq!(
+        coordinator.snapshot(),
+        before,
+        "the stored result is unchanged"
+    );
+    let stored = coordinator
+        .running
+        .state
+        .result(&job.job_id)
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.extract_hash, upload.extract_hash);
+}

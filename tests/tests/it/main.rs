@@ -1,0 +1,7 @@
+//! End-to-end suites: real coordinators and agents, real TLS, real sled.
+
+mod durability;
+mod e2e;
+mod refusals;
+mod scheduler;
+mod support;

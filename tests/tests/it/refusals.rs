@@ -1,0 +1,263 @@
+//! Every refusal of the issue, each leaving the coordinator's store as it
+//! was.
+
+use crate::support::*;
+use gpes_client::Uplink;
+use gpes_protocol::{
+    EnrollRequest, EnrollResponse, PollRequest, PollResponse, Receipt, UploadRequest,
+};
+use std::process::Command;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_or_expired_token_is_refused() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    enroll_only(&dir.path().join("first"), &token.token).await;
+
+    let before = coordinator.snapshot();
+    let err = gpes_agent::identity::enroll(&dir.path().join("second"), &token.token)
+        .await
+        .expect_err("a used token is refused");
+    assert!(format!("{err:#}").contains("already used"), "{err:#}");
+    assert_eq!(coordinator.snapshot(), before);
+
+    // A token that has expired, presented straight to the coordinator (the
+    // agent itself would not even send it).
+    let expired = coordinator.token(&["B82002"], 0).await;
+    let decoded = gpes_pki::EnrollmentToken::decode(&expired.token).expect("token");
+    let before = coordinator.snapshot();
+    let pinned = gpes_pki::pinned_client_config(decoded.ca_pin().expect("pin")).expect("tls");
+    let uplink = Uplink::new(&decoded.coordinator, pinned).expect("uplink");
+    let key = gpes_pki::AgentKey::generate().expect("key");
+    let err = uplink
+        .post::<_, EnrollResponse>(
+            "/v1/enroll",
+            &EnrollRequest {
+                secret: decoded.secret.clone(),
+                csr_pem: key.csr_pem("x").expect("csr"),
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect_err("an expired token is refused");
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert_eq!(coordinator.snapshot(), before);
+    let err = gpes_agent::identity::enroll(&dir.path().join("third"), &expired.token)
+        .await
+        .expect_err("the agent refuses an expired token itself");
+    assert!(format!("{err:#}").contains("expired"), "{err:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_refuses_to_send_its_csr_to_a_coordinator_the_token_does_not_pin() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let mut forged = gpes_pki::EnrollmentToken::decode(&token.token).expect("token");
+    let other_ca = gpes_pki::CertificateAuthority::create("another CA").expect("ca");
+    forged.ca_spki_sha256 = other_ca.spki_sha256_hex();
+    let before = coordinator.snapshot();
+    let err = gpes_agent::identity::enroll(&dir.path().join("a"), &forged.encode())
+        .await
+        .expect_err("the pin does not match");
+    assert!(
+        format!("{err:#}").contains("does not match the token's pin"),
+        "{err:#}"
+    );
+    assert_eq!(
+        coordinator.snapshot(),
+        before,
+        "no CSR reached the coordinator"
+    );
+    // The real token was never used, so it still works.
+    enroll_only(&dir.path().join("b"), &token.token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshakes_without_a_certificate_of_the_coordinators_ca_are_refused() {
+    let coordinator = Coordinator::start().await;
+    let before = coordinator.snapshot();
+    let address = coordinator.running.agent_addr.to_string();
+    let poll = PollRequest {
+        practices: vec![],
+        wait_ms: 0,
+    };
+
+    // No client certificate at all.
+    let no_cert = gpes_pki::operator_client_config(&coordinator.running.ca_pem).expect("tls");
+    let err = Uplink::new(&address, no_cert)
+        .expect("uplink")
+        .post::<_, PollResponse>("/v1/jobs/poll", &poll, TIMEOUT)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.is_transient(),
+        "refused at the connection, not by HTTP: {err}"
+    );
+    assert!(
+        !err.to_string().contains("refused ("),
+        "no HTTP answer: {err}"
+    );
+
+    // A certificate from another CA, for a well-formed agent id.
+    let other = gpes_pki::CertificateAuthority::create("another CA").expect("ca");
+    let key = gpes_pki::AgentKey::generate().expect("key");
+    let cert = other
+        .sign_agent_csr(&key.csr_pem("agent-x").expect("csr"), "agent-x", 30)
+        .expect("cert");
+    let foreign =
+        gpes_pki::agent_client_config(&coordinator.running.ca_pem, &cert.cert_pem, &key.key_pem())
+            .expect("tls");
+    let err = Uplink::new(&address, foreign)
+        .expect("uplink")
+        .post::<_, PollResponse>("/v1/jobs/poll", &poll, TIMEOUT)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.is_transient(),
+        "refused at the connection, not by HTTP: {err}"
+    );
+    assert_eq!(coordinator.snapshot(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_may_not_take_other_practices_jobs_or_return_jobs_they_do_not_hold() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t1 = coordinator.token(&["A81001"], 600).await;
+    let t2 = coordinator.token(&["B82002"], 600).await;
+    let a1 = agent_uplink(
+        &coordinator,
+        &enroll_only(&dir.path().join("a1"), &t1.token).await,
+    );
+    let a2 = agent_uplink(
+        &coordinator,
+        &enroll_only(&dir.path().join("a2"), &t2.token).await,
+    );
+    let collection = coordinator
+        .create_collection(&["A81001", "B82002"], "")
+        .await
+        .expect("collection");
+    coordinator.run_now(&collection.id).await;
+
+    let before = coordinator.snapshot();
+    let err = a1
+        .post::<_, PollResponse>(
+            "/v1/jobs/poll",
+            &PollRequest {
+                practices: vec!["B82002".into()],
+                wait_ms: 0,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect_err("not its practice");
+    assert!(err.to_string().contains("403"), "{err}");
+    assert!(
+        err.to_string().contains("does not serve practice 'B82002'"),
+        "{err}"
+    );
+    assert_eq!(coordinator.snapshot(), before);
+
+    // a1 takes its own job; a2 tries to return it.
+    let polled: PollResponse = a1
+        .post(
+            "/v1/jobs/poll",
+            &PollRequest {
+                practices: vec![],
+                wait_ms: 5_000,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("poll");
+    let job = &polled.jobs[0];
+    assert_eq!(job.practice, "A81001");
+    let extract = gpes_protocol::Extract {
+        practice: job.practice.clone(),
+        query_hash: job.query.hash,
+        parameters: job.parameters.clone(),
+        plugin_name: "csv-export".into(),
+        plugin_version: "0.1.0".into(),
+        engine_version: "0.1.0".into(),
+        inputs: vec![],
+        result: serde_json::json!({"registered": 1}),
+    };
+    let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
+    let upload = UploadRequest {
+        job_id: job.job_id.clone(),
+        extract_hash: gpes_canon::ContentHash::of_bytes(canonical.as_bytes()),
+        extract: canonical,
+    };
+    let before = coordinator.snapshot();
+    let err = a2
+        .post::<_, Receipt>("/v1/results", &upload, TIMEOUT)
+        .await
+        .expect_err("not its job");
+    assert!(err.to_string().contains("is not held by agent"), "{err}");
+    assert_eq!(coordinator.snapshot(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_cron_expression_is_refused_naming_the_field() {
+    let coordinator = Coordinator::start().await;
+    let before = coordinator.snapshot();
+    for (expr, field) in [
+        ("61 * * * *", "minute"),
+        ("0 9 * * 8", "day-of-week"),
+        ("0 9 * *", "five"),
+    ] {
+        let err = coordinator
+            .create_collection(&["A81001"], expr)
+            .await
+            .expect_err("invalid schedule");
+        let msg = err.to_string();
+        assert!(msg.contains("400") && msg.contains(field), "{expr}: {msg}");
+    }
+    assert_eq!(coordinator.snapshot(), before);
+}
+
+#[test]
+fn a_config_typo_stops_both_programs_with_the_key_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let coordinator_config = dir.path().join("coordinator.toml");
+    std::fs::write(
+        &coordinator_config,
+        format!(
+            "data_dir = \"{}\"\nleas_seconds = 5\n",
+            dir.path().join("c").display()
+        ),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_e2e-coordinator"))
+        .args(["--config".as_ref(), coordinator_config.as_os_str()])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("leas_seconds"), "{stderr}");
+    assert!(!dir.path().join("c").exists(), "nothing was created");
+
+    let agent_config = dir.path().join("agent.toml");
+    std::fs::write(
+        &agent_config,
+        format!(
+            "data_dir = \"{}\"\n[limits]\npoll_secs = 5\n",
+            dir.path().join("a").display()
+        ),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_e2e-agent"))
+        .args([
+            "--config".as_ref(),
+            agent_config.as_os_str(),
+            "run".as_ref(),
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("poll_secs"), "{stderr}");
+    assert!(!dir.path().join("a").exists(), "nothing was created");
+}
