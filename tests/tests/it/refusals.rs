@@ -261,3 +261,12 @@ fn a_config_typo_stops_both_programs_with_the_key_named() {
     assert!(stderr.contains("poll_secs"), "{stderr}");
     assert!(!dir.path().join("a").exists(), "nothing was created");
 }
+
+#[test]
+fn the_example_configurations_in_deploy_are_valid() {
+    let deploy = gpes_tests::workspace().join("deploy");
+    let c = gpes_coordinator::Config::load(&deploy.join("coordinator.toml")).expect("valid");
+    assert_eq!(c.lease_seconds, 900);
+    let a = gpes_agent::Config::load(&deploy.join("agent.toml")).expect("valid");
+    assert_eq!(a.practices.len(), 1);
+}
