@@ -526,3 +526,95 @@ impl State {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpes_protocol::{DataClass, Purpose, QuerySpec};
+
+    fn state(dir: &tempfile::TempDir) -> State {
+        let store = Store::open(&dir.path().join("store"), Default::default()).expect("store");
+        State::new(store).expect("state")
+    }
+
+    fn enroll(state: &State, agent: &str, secret: &str) {
+        state
+            .create_token(agent, &hash_secret(secret), vec!["A81001".into()], u64::MAX)
+            .expect("token");
+        state.redeem_token(secret, 0).expect("redeem");
+    }
+
+    fn upload_for(job: &Job) -> UploadRequest {
+        let extract = Extract {
+            practice: job.practice.clone(),
+            query_hash: job.query.hash,
+            parameters: job.parameters.clone(),
+            plugin_name: "p".into(),
+            plugin_version: "1".into(),
+            engine_version: "1".into(),
+            inputs: vec![],
+            result: serde_json::json!({"registered": 3}),
+        };
+        let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
+        UploadRequest {
+            job_id: job.job_id.clone(),
+            extract_hash: ContentHash::of_bytes(canonical.as_bytes()),
+            extract: canonical,
+        }
+    }
+
+    #[test]
+    fn an_expired_lease_is_handed_out_again_and_a_late_upload_is_still_accepted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = state(&dir);
+        // Two agents serving the same practice (a site moving machines).
+        enroll(&state, "agent-a", "secret-a");
+        enroll(&state, "agent-b", "secret-b");
+        let canonical = r#"{"query":"registered-count","reference_date":"pped"}"#.to_string();
+        let collection = Collection {
+            id: "c".into(),
+            name: "c".into(),
+            query: QuerySpec {
+                hash: ContentHash::of_bytes(canonical.as_bytes()),
+                canonical,
+            },
+            parameters: [("pped".to_string(), "2025-03-31".to_string())].into(),
+            schedule: String::new(),
+            practices: vec!["A81001".into()],
+            purpose: Purpose::Planning,
+            data_class: DataClass::Aggregate,
+            created_ms: 0,
+        };
+        state.create_collection(&collection).expect("collection");
+        state.fire(&collection, 1, "2025-03-31").expect("run");
+
+        let taken = state.lease_jobs("agent-a", &[], 1_000, 100).expect("lease");
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].lease_expires_ms, 1_100);
+        assert!(
+            state
+                .lease_jobs("agent-b", &[], 1_099, 100)
+                .expect("lease")
+                .is_empty()
+        );
+        let again = state.lease_jobs("agent-b", &[], 1_100, 100).expect("lease");
+        assert_eq!(again.len(), 1, "handed out again once the lease expired");
+
+        // agent-a finishes late: the job is not done, so its result counts.
+        let receipt = state
+            .accept_upload("agent-a", &upload_for(&taken[0]), 2_000)
+            .expect("accepted after its lease");
+        assert_eq!(receipt.stored_ms, 2_000);
+        assert!(
+            state
+                .lease_jobs("agent-b", &[], 5_000, 100)
+                .expect("lease")
+                .is_empty()
+        );
+        // agent-b's identical result is acknowledged with the same receipt.
+        let second = state
+            .accept_upload("agent-b", &upload_for(&again[0]), 3_000)
+            .expect("same hash");
+        assert_eq!(second, receipt);
+    }
+}
