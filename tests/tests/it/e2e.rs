@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use gpes_canon::ContentHash;
-use gpes_protocol::{Extract, Job, PollRequest, PollResponse, Receipt, UploadRequest};
+use gpes_protocol::{Extract, PollRequest, PollResponse, Receipt};
 use gpes_tests::PRACTICES;
 use std::collections::BTreeMap;
 
@@ -65,26 +65,6 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
     assert_eq!(results, 3);
 }
 
-/// Builds the extract an agent would send for a job, with a chosen count.
-fn extract_for(job: &Job, registered: u64) -> UploadRequest {
-    let extract = Extract {
-        practice: job.practice.clone(),
-        query_hash: job.query.hash,
-        parameters: job.parameters.clone(),
-        plugin_name: "csv-export".into(),
-        plugin_version: "0.1.0".into(),
-        engine_version: "0.1.0".into(),
-        inputs: vec![],
-        result: serde_json::json!({ "registered": registered }),
-    };
-    let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
-    UploadRequest {
-        job_id: job.job_id.clone(),
-        extract_hash: ContentHash::of_bytes(canonical.as_bytes()),
-        extract: canonical,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
     let coordinator = Coordinator::start().await;
@@ -111,7 +91,7 @@ async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
     assert_eq!(polled.jobs.len(), 1);
     let job = &polled.jobs[0];
 
-    let upload = extract_for(job, 39);
+    let upload = upload_for(job, 39);
     let first: Receipt = agent
         .post("/v1/results", &upload, TIMEOUT)
         .await
@@ -124,7 +104,7 @@ async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
     assert_eq!(first.extract_hash, upload.extract_hash);
 
     let before = coordinator.snapshot();
-    let different = extract_for(job, 40);
+    let different = upload_for(job, 40);
     let err = agent
         .post::<_, Receipt>("/v1/results", &different, TIMEOUT)
         .await

@@ -3,9 +3,7 @@
 
 use crate::support::*;
 use gpes_client::Uplink;
-use gpes_protocol::{
-    EnrollRequest, EnrollResponse, PollRequest, PollResponse, Receipt, UploadRequest,
-};
+use gpes_protocol::{EnrollRequest, EnrollResponse, PollRequest, PollResponse, Receipt};
 use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,22 +172,7 @@ async fn agents_may_not_take_other_practices_jobs_or_return_jobs_they_do_not_hol
         .expect("poll");
     let job = &polled.jobs[0];
     assert_eq!(job.practice, "A81001");
-    let extract = gpes_protocol::Extract {
-        practice: job.practice.clone(),
-        query_hash: job.query.hash,
-        parameters: job.parameters.clone(),
-        plugin_name: "csv-export".into(),
-        plugin_version: "0.1.0".into(),
-        engine_version: "0.1.0".into(),
-        inputs: vec![],
-        result: serde_json::json!({"registered": 1}),
-    };
-    let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
-    let upload = UploadRequest {
-        job_id: job.job_id.clone(),
-        extract_hash: gpes_canon::ContentHash::of_bytes(canonical.as_bytes()),
-        extract: canonical,
-    };
+    let upload = upload_for(job, 1);
     let before = coordinator.snapshot();
     let err = a2
         .post::<_, Receipt>("/v1/results", &upload, TIMEOUT)

@@ -175,3 +175,23 @@ pub async fn enroll_only(dir: &Path, token: &str) -> PathBuf {
         .expect("enrollment");
     data_dir
 }
+
+/// Builds the extract an agent would send for a job, with a chosen count.
+pub fn upload_for(job: &gpes_protocol::Job, registered: u64) -> gpes_protocol::UploadRequest {
+    let extract = gpes_protocol::Extract {
+        practice: job.practice.clone(),
+        query_hash: job.query.hash,
+        parameters: job.parameters.clone(),
+        plugin_name: "csv-export".into(),
+        plugin_version: "0.1.0".into(),
+        engine_version: "0.1.0".into(),
+        inputs: vec![],
+        result: serde_json::json!({ "registered": registered }),
+    };
+    let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
+    gpes_protocol::UploadRequest {
+        job_id: job.job_id.clone(),
+        extract_hash: gpes_canon::ContentHash::of_bytes(canonical.as_bytes()),
+        extract: canonical,
+    }
+}
