@@ -253,3 +253,46 @@ fn the_example_configurations_in_deploy_are_valid() {
     let a = gpes_agent::Config::load(&deploy.join("agent.toml")).expect("valid");
     assert_eq!(a.practices.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_does_not_say_its_protocol_version_is_told_so() {
+    use http_body_util::{BodyExt, Full};
+    let coordinator = Coordinator::start().await;
+    let tls = gpes_pki::operator_client_config(&coordinator.running.ca_pem).expect("tls");
+    let tcp = tokio::net::TcpStream::connect(coordinator.running.operator_addr)
+        .await
+        .expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("http");
+    tokio::spawn(conn);
+    for (header, expected) in [
+        (None, "did not say"),
+        (Some("99"), "newer than this side's"),
+    ] {
+        let mut req = http::Request::builder().method("GET").uri("/v1/runs");
+        if let Some(v) = header {
+            req = req.header(gpes_protocol::VERSION_HEADER, v);
+        }
+        let resp = sender
+            .send_request(req.body(Full::new(bytes::Bytes::new())).expect("request"))
+            .await
+            .expect("answer");
+        assert_eq!(resp.status(), 400);
+        assert_eq!(
+            resp.headers()[gpes_protocol::VERSION_HEADER],
+            gpes_protocol::PROTOCOL_VERSION.to_string().as_str(),
+            "the answer says which version the coordinator speaks"
+        );
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        let body: gpes_protocol::ErrorBody = serde_json::from_slice(&body).expect("error body");
+        assert_eq!(body.error, gpes_protocol::ErrorCode::VersionMismatch);
+        assert!(body.message.contains(expected), "{}", body.message);
+    }
+}
