@@ -3,12 +3,21 @@
 //! (in any order, within and across tables) keeping a small state per
 //! patient, and answers when the stream ends.
 //!
-//! This is the first slice: one query, the number of patients registered on
-//! a reference date. The query language grows here. The crate does no I/O and
-//! knows nothing of plugins or WASM: whoever holds the records (the host, a
-//! test, a benchmark) pushes them in.
+//! Two forms live here. [`lang`] is the query language: YAML query files
+//! modelled on published QOF and enhanced-service business rules
+//! (parameters, clusters, variables, ordered rule sets defining populations,
+//! aggregate or record-level output), validated with file/line/column
+//! errors, hashed over their canonical JSON, turned into the plugin request
+//! they need, and evaluated by a streaming engine; `SPEC.md` beside this
+//! crate defines it. The first slice ([`Query`], [`RegisteredOn`]) is the
+//! JSON document for one query, the number of patients registered on a
+//! reference date; the coordinator and agent still use it until they switch
+//! to [`lang`], whose `registered` variable keeps the same rules. The crate
+//! does no I/O and knows nothing of plugins or WASM: whoever holds the
+//! records (the host, a test, a benchmark) pushes them in.
 
 mod document;
+pub mod lang;
 mod registered;
 
 pub use document::{MAX_QUERY_BYTES, Query, QueryError};

@@ -96,7 +96,10 @@ impl Evaluation for RegisteredEvaluation {
         let date = self.query.date;
         match record {
             Record::Patient(p) => {
-                let dead = p.date_of_death.is_some_and(|d| d <= date);
+                // Rule 4: a partial date is its period's first day, whatever
+                // its precision (Date's own order puts precision last).
+                let day = |d: Date| (d.year, d.month, d.day);
+                let dead = p.date_of_death.is_some_and(|d| day(d) <= day(date));
                 let s = self.state(&p.id);
                 s.has_record = true;
                 s.dead_by_date |= dead;
@@ -305,6 +308,19 @@ mod tests {
         for (case, records, want) in cases {
             assert_eq!(count(&records).registered, want, "{case}");
         }
+    }
+
+    #[test]
+    fn a_death_known_to_the_month_counts_from_its_first_day() {
+        let q = RegisteredOn {
+            practice: "A81001".into(),
+            date: d("2025-03-01"),
+        };
+        let records = [
+            patient("a", Some("2025-03")),
+            reg("a", "A81001", "2000-01-01", None, Regular),
+        ];
+        assert_eq!(q.evaluate(&records).registered, 0);
     }
 
     #[test]

@@ -1,0 +1,256 @@
+//! The query as the language defines it, after parsing and validation.
+//! Every definition keeps the position it was written at; positions are not
+//! part of the query's canonical form.
+
+use super::Pos;
+use super::dates::DateLit;
+use super::expr::Expr;
+use serde::Serialize;
+
+/// A parsed and validated query (SPEC.md is its definition).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuerySpec {
+    pub id: String,
+    pub title: String,
+    pub source: String,
+    pub parameters: Vec<Parameter>,
+    pub clusters: Vec<Cluster>,
+    pub variables: Vec<Variable>,
+    pub populations: Vec<Population>,
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    Date,
+    Number,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Date(DateLit),
+    Number(f64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parameter {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub pos: Pos,
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    pub default: Option<ParamValue>,
+    pub description: Option<String>,
+}
+
+/// The coding system of a cluster, which also says which table its codes
+/// are looked for in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeSystem {
+    /// SNOMED CT concepts, looked for in the events table.
+    Snomed,
+    /// dm+d products, looked for in the medications table.
+    Dmd,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cluster {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub pos: Pos,
+    pub system: CodeSystem,
+    /// Sorted, without repeats.
+    #[serde(serialize_with = "codes_as_strings")]
+    pub codes: Vec<u64>,
+    pub description: Option<String>,
+}
+
+fn codes_as_strings<S: serde::Serializer>(codes: &[u64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(codes.iter().map(|c| c.to_string()))
+}
+
+/// Which value of the matching events a variable takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventAggregate {
+    /// Date of the earliest matching event.
+    Earliest,
+    /// Date of the latest matching event.
+    Latest,
+    /// Value of the earliest matching event that has a value.
+    EarliestValue,
+    /// Value of the latest matching event that has a value.
+    LatestValue,
+    /// Number of matching events.
+    Count,
+    /// Whether there is a matching event.
+    Exists,
+}
+
+/// How a tie between values on the same date is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ties {
+    Lowest,
+    Highest,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bound {
+    pub date: Expr,
+    pub inclusive: bool,
+}
+
+/// A date window; a missing bound is open.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Window {
+    pub from: Option<Bound>,
+    pub to: Option<Bound>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VariableDef {
+    Events {
+        aggregate: EventAggregate,
+        cluster: String,
+        #[serde(skip)]
+        cluster_pos: Pos,
+        window: Window,
+        ties: Ties,
+    },
+    Age {
+        on: Expr,
+    },
+    Sex,
+    DateOfBirth,
+    DateOfDeath,
+    Registered {
+        on: Expr,
+    },
+    RegistrationType {
+        on: Expr,
+    },
+    RegistrationStart {
+        on: Expr,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Variable {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub pos: Pos,
+    #[serde(flatten)]
+    pub def: VariableDef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Select,
+    Reject,
+    Next,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    #[serde(skip)]
+    pub pos: Pos,
+    pub when: Expr,
+    pub then: Action,
+    #[serde(rename = "else")]
+    pub otherwise: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Population {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub pos: Pos,
+    pub from: String,
+    #[serde(skip)]
+    pub from_pos: Pos,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakdown {
+    Sex,
+    /// Bands of age in whole years on a date: `[0, 17, 45]` gives 0-16,
+    /// 17-44 and 45+ (and "unknown" for patients with no age).
+    AgeBands {
+        on: Expr,
+        bounds: Vec<u32>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataClass {
+    Identifier,
+    Pseudonym,
+    NonIdentifying,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnValue {
+    NhsNumber,
+    PatientId,
+    Variable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub value: ColumnValue,
+    pub class: DataClass,
+    #[serde(skip)]
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    Aggregate {
+        populations: Vec<String>,
+        breakdown: Vec<Breakdown>,
+        /// Where each population is named.
+        #[serde(skip)]
+        positions: Vec<Pos>,
+    },
+    RecordLevel {
+        population: String,
+        columns: Vec<Column>,
+        #[serde(skip)]
+        position: Pos,
+    },
+}
+
+impl QuerySpec {
+    /// Names of the parameters, in file order.
+    pub fn parameter_names(&self) -> Vec<&str> {
+        self.parameters.iter().map(|p| p.name.as_str()).collect()
+    }
+    pub fn parameter(&self, name: &str) -> Option<&Parameter> {
+        self.parameters.iter().find(|p| p.name == name)
+    }
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+    pub fn variable(&self, name: &str) -> Option<&Variable> {
+        self.variables.iter().find(|v| v.name == name)
+    }
+    pub fn population(&self, name: &str) -> Option<&Population> {
+        self.populations.iter().find(|p| p.name == name)
+    }
+}

@@ -1,0 +1,197 @@
+//! Every code the generator writes, in one place.
+//!
+//! SNOMED CT concept ids (UK edition, including the UK clinical extension,
+//! namespace 1000000) for events, and dm+d codes (virtual medicinal
+//! products, namespace 1000001) for medications. The README says where each
+//! was checked. Every id here passes the Verhoeff check digit that SNOMED
+//! CT identifiers carry (see [`verhoeff_ok`] and the test over [`SNOMED`]
+//! and [`DMD`]).
+
+/// Diabetes mellitus (disorder); used for a minority of diagnoses recorded
+/// without a type.
+pub const DIABETES: u64 = 73211009;
+/// Type 2 diabetes mellitus (disorder).
+pub const DIABETES_TYPE_2: u64 = 44054006;
+/// Type 1 diabetes mellitus (disorder).
+pub const DIABETES_TYPE_1: u64 = 46635009;
+/// Diabetes resolved (finding); QOF's `DMRES_COD`.
+pub const DIABETES_RESOLVED: u64 = 315051004;
+/// Hypertensive disorder, systemic arterial (disorder).
+pub const HYPERTENSION: u64 = 38341003;
+/// Hypertension resolved (finding); QOF's `HYPRES_COD`.
+pub const HYPERTENSION_RESOLVED: u64 = 162659009;
+/// Asthma (disorder).
+pub const ASTHMA: u64 = 195967001;
+/// Asthma resolved (finding); QOF's `ASTRES_COD`.
+pub const ASTHMA_RESOLVED: u64 = 162660004;
+/// Haemoglobin A1c level - International Federation of Clinical Chemistry
+/// and Laboratory Medicine standardised (observable entity); value in
+/// mmol/mol.
+pub const HBA1C_IFCC: u64 = 999791000000106;
+/// Systolic blood pressure (observable entity); value in mm[Hg].
+pub const SYSTOLIC_BP: u64 = 271649006;
+/// Diastolic blood pressure (observable entity); value in mm[Hg].
+pub const DIASTOLIC_BP: u64 = 271650006;
+/// Seasonal influenza vaccination (procedure).
+pub const FLU_VACCINATION: u64 = 822851000000102;
+/// Dissent from secondary use of general practitioner patient identifiable
+/// data (finding): the "Type 1 opt-out" (Read v2 `9Nu0.`).
+pub const TYPE_1_OPT_OUT: u64 = 827241000000103;
+
+/// Patient encounter procedure (procedure): a routine consultation.
+pub const ENCOUNTER: u64 = 308335008;
+/// Telephone encounter (procedure).
+pub const TELEPHONE_ENCOUNTER: u64 = 185317003;
+/// Pulse rate (observable entity); value in /min.
+pub const PULSE_RATE: u64 = 78564009;
+/// Body temperature (observable entity); value in Cel.
+pub const BODY_TEMPERATURE: u64 = 386725007;
+/// Peripheral oxygen saturation (observable entity); value in %.
+pub const OXYGEN_SATURATION: u64 = 431314004;
+/// Body weight (observable entity); value in kg.
+pub const BODY_WEIGHT: u64 = 27113001;
+/// Body height (observable entity); value in cm.
+pub const BODY_HEIGHT: u64 = 50373000;
+/// Body mass index (observable entity); value in kg/m2.
+pub const BMI: u64 = 60621009;
+/// Never smoked tobacco (finding).
+pub const NEVER_SMOKED: u64 = 266919005;
+/// Ex-smoker (finding).
+pub const EX_SMOKER: u64 = 8517006;
+/// Smoker (finding).
+pub const SMOKER: u64 = 77176002;
+/// Medication review done (situation).
+pub const MEDICATION_REVIEW: u64 = 314530002;
+
+/// Salbutamol 100micrograms/dose inhaler CFC free (VMP); quantity in doses
+/// (one inhaler is 200 doses).
+pub const SALBUTAMOL_INHALER: u64 = 39113611000001102;
+/// Metformin 500mg tablets (VMP); quantity in tablets. (The id
+/// 42127511000001104 sometimes quoted fails the Verhoeff check.)
+pub const METFORMIN_500MG_TABLETS: u64 = 325278007;
+
+/// Unit written with HbA1c values.
+pub const UNIT_MMOL_PER_MOL: &str = "mmol/mol";
+/// Unit written with blood pressure values (UCUM).
+pub const UNIT_MM_HG: &str = "mm[Hg]";
+
+/// Unit of pulse rate (UCUM).
+pub const UNIT_PER_MIN: &str = "/min";
+/// Unit of body temperature (UCUM).
+pub const UNIT_CELSIUS: &str = "Cel";
+/// Unit of oxygen saturation (UCUM).
+pub const UNIT_PERCENT: &str = "%";
+/// Unit of body weight (UCUM).
+pub const UNIT_KG: &str = "kg";
+/// Unit of body height (UCUM).
+pub const UNIT_CM: &str = "cm";
+/// Unit of body mass index (UCUM).
+pub const UNIT_KG_PER_M2: &str = "kg/m2";
+
+/// Every SNOMED CT concept id above.
+pub const SNOMED: [u64; 25] = [
+    DIABETES,
+    DIABETES_TYPE_2,
+    DIABETES_TYPE_1,
+    DIABETES_RESOLVED,
+    HYPERTENSION,
+    HYPERTENSION_RESOLVED,
+    ASTHMA,
+    ASTHMA_RESOLVED,
+    HBA1C_IFCC,
+    SYSTOLIC_BP,
+    DIASTOLIC_BP,
+    FLU_VACCINATION,
+    TYPE_1_OPT_OUT,
+    ENCOUNTER,
+    TELEPHONE_ENCOUNTER,
+    PULSE_RATE,
+    BODY_TEMPERATURE,
+    OXYGEN_SATURATION,
+    BODY_WEIGHT,
+    BODY_HEIGHT,
+    BMI,
+    NEVER_SMOKED,
+    EX_SMOKER,
+    SMOKER,
+    MEDICATION_REVIEW,
+];
+
+/// Every dm+d code above.
+pub const DMD: [u64; 2] = [SALBUTAMOL_INHALER, METFORMIN_500MG_TABLETS];
+
+/// True when the last digit of `id` is the Verhoeff check digit of the
+/// others, as every SNOMED CT (and dm+d) identifier's is.
+pub fn verhoeff_ok(id: u64) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let mut c = 0u8;
+    let mut n = id;
+    let mut i = 0usize;
+    loop {
+        let digit = (n % 10) as usize;
+        c = D[usize::from(c)][usize::from(P[i % 8][digit])];
+        n /= 10;
+        i += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    c == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verhoeff_known_values() {
+        // 236 has check digit 3 (the textbook example); 2363 passes.
+        assert!(verhoeff_ok(2363));
+        assert!(!verhoeff_ok(2364));
+        assert!(verhoeff_ok(73211009));
+    }
+
+    #[test]
+    fn every_snomed_id_passes_verhoeff() {
+        for id in SNOMED {
+            assert!(verhoeff_ok(id), "{id} fails the Verhoeff check");
+        }
+        for id in DMD {
+            assert!(verhoeff_ok(id), "dm+d {id} fails the Verhoeff check");
+        }
+    }
+
+    #[test]
+    fn partitions_are_concepts() {
+        // The partition identifier (second and third digits from the right)
+        // is 00 for an international concept and 10 for an extension one.
+        for id in SNOMED.iter().chain(DMD.iter()) {
+            let partition = (id / 10) % 100;
+            assert!(
+                partition == 0 || partition == 10,
+                "{id}: partition {partition}"
+            );
+        }
+    }
+}
