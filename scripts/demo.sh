@@ -68,7 +68,7 @@ start_agent agent-2 C83003
 collection=$("$bin/gpesctl" collection create \
   --name "registered patients" \
   --query examples/queries/registered-count.json \
-  --param pped=2025-03-31 \
+  --param PPED=2025-03-31 \
   --schedule "* * * * *" \
   --practice A81001 --practice B82002 --practice C83003 \
   --purpose planning --data-class aggregate)

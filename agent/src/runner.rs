@@ -7,9 +7,9 @@ use crate::config::{Config, PracticeConfig};
 use anyhow::{Context, bail};
 use gpes_canon::ContentHash;
 use gpes_host::{Host, Limits, Plugin};
-use gpes_protocol::{Extract, InputFile, Job};
-use gpes_query::{Evaluation, Query};
-use std::collections::HashMap;
+use gpes_protocol::{DataClass, Extract, InputFile, Job};
+use gpes_query::Evaluation;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,25 +69,66 @@ impl Runner {
     }
 
     /// Runs a job for a practice this site serves and seals its extract.
+    /// A query whose variables depend on others takes more than one pass;
+    /// each pass is a fresh extraction with the narrower request the
+    /// engine asks for.
     pub async fn run(&self, job: &Job, practice: &PracticeConfig) -> anyhow::Result<Buffered> {
         if ContentHash::of_bytes(job.query.canonical.as_bytes()) != job.query.hash {
             bail!("the job's query does not match its hash; refusing to run it");
         }
-        let query = Query::parse(&job.query.canonical)?;
-        let bound = query.bind(&job.practice, &job.parameters)?;
+        let spec = gpes_query::lang::parse(&format!("job {}", job.job_id), &job.query.source)
+            .map_err(|e| anyhow::anyhow!("the job's query is not valid here:\n{e}"))?;
+        if spec.content_hash()? != job.query.hash {
+            bail!("the job's query source does not give its hash; refusing to run it");
+        }
+        output_allowed(&spec, job.data_class)?;
+        let bound = spec.bind(&job.practice, &job.parameters)?;
         let (plugin, info) = self.plugin(&practice.plugin).await?;
-        let request = gpes_model::Request {
-            practice: job.practice.clone(),
-            tables: query.needs().tables,
-            code_sets: vec![],
-        };
         let mut evaluation = bound.evaluation();
-        let extraction = plugin
-            .extract(&practice.data, &request, &self.limits, |r| {
-                evaluation.push(&r)
-            })
-            .await?;
+        let mut needs = bound.needs();
+        let mut inputs: BTreeMap<String, InputFile> = BTreeMap::new();
+        let mut warnings = 0u64;
+        loop {
+            let extraction = plugin
+                .extract(
+                    &practice.data,
+                    &needs.request(&job.practice),
+                    &self.limits,
+                    |r| evaluation.push(&r),
+                )
+                .await?;
+            warnings += extraction
+                .summary
+                .warnings
+                .iter()
+                .map(|w| w.count)
+                .sum::<u64>();
+            for f in extraction.fingerprint {
+                let entry = InputFile {
+                    name: f.name,
+                    bytes: f.bytes,
+                    sha256: f.sha256,
+                };
+                if let Some(earlier) = inputs.get(&entry.name)
+                    && *earlier != entry
+                {
+                    bail!(
+                        "{} changed between passes; run the job again once the export is complete",
+                        entry.name
+                    );
+                }
+                inputs.insert(entry.name.clone(), entry);
+            }
+            match evaluation.end_pass() {
+                Some(next) => needs = next,
+                None => break,
+            }
+        }
         let answer = evaluation.finish();
+        let mut result = serde_json::to_value(&answer)?;
+        if let Some(map) = result.as_object_mut() {
+            map.insert("data_quality_warnings".into(), warnings.into());
+        }
         let extract = Extract {
             practice: job.practice.clone(),
             query_hash: job.query.hash,
@@ -95,20 +136,8 @@ impl Runner {
             plugin_name: info.name,
             plugin_version: info.version,
             engine_version: gpes_query::ENGINE_VERSION.to_owned(),
-            inputs: extraction
-                .fingerprint
-                .into_iter()
-                .map(|f| InputFile {
-                    name: f.name,
-                    bytes: f.bytes,
-                    sha256: f.sha256,
-                })
-                .collect(),
-            result: serde_json::json!({
-                "registered": answer.registered,
-                "registrations_without_patient": answer.registrations_without_patient,
-                "warnings": extraction.summary.warnings.iter().map(|w| w.count).sum::<u64>(),
-            }),
+            inputs: inputs.into_values().collect(),
+            result,
         };
         let canonical = gpes_canon::to_canonical_string(&extract)?;
         Ok(Buffered {
@@ -117,4 +146,33 @@ impl Runner {
             extract: canonical,
         })
     }
+}
+
+/// The site's last check before any data is read: a query's output must fit
+/// the collection's data class. Record-level rows need a record-level
+/// collection; identifier columns need a patient-identifiable one; pseudonym
+/// columns are refused until the site-keyed pseudonymisation exists (raw
+/// identifiers are never sent in their place).
+pub fn output_allowed(spec: &gpes_query::lang::QuerySpec, class: DataClass) -> anyhow::Result<()> {
+    use gpes_query::lang::{DataClass as Column, Output};
+    let Output::RecordLevel { columns, .. } = &spec.output else {
+        return Ok(());
+    };
+    if class == DataClass::Aggregate {
+        bail!("the query gives one row per patient but the collection is aggregate-only; refused");
+    }
+    for c in columns {
+        match c.class {
+            Column::Identifier if class != DataClass::PatientIdentifiable => bail!(
+                "column '{}' is an identifier but the collection is not patient-identifiable; refused",
+                c.name
+            ),
+            Column::Pseudonym => bail!(
+                "column '{}' is a pseudonym, and this agent cannot pseudonymise yet; refused rather than send identifiers",
+                c.name
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -38,10 +38,23 @@ pub fn copy_practice(code: &str, dir: &Path) -> PathBuf {
     to
 }
 
-/// The query the suites collect.
+/// A query of `examples/queries/`, by file name.
+pub fn example_query(name: &str) -> String {
+    std::fs::read_to_string(workspace().join("examples/queries").join(name)).expect("example query")
+}
+
+/// The query most suites collect: patients registered on the date.
 pub fn registered_count_query() -> String {
-    std::fs::read_to_string(workspace().join("examples/queries/registered-count.json"))
-        .expect("example query")
+    example_query("registered.yaml")
+}
+
+/// A population's count in an extract's result (an aggregate answer).
+pub fn population_count(result: &serde_json::Value, population: &str) -> Option<u64> {
+    result["output"]["aggregate"]["populations"]
+        .as_array()?
+        .iter()
+        .find(|p| p["population"] == population)?["count"]
+        .as_u64()
 }
 
 /// The agent configuration for the given practices, all read by the

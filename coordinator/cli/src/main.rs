@@ -281,18 +281,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An extract's answer in a few words: each population's count, or the
+/// number of rows of a record-level answer.
+fn summarise(result: &serde_json::Value) -> String {
+    if let Some(pops) = result["output"]["aggregate"]["populations"].as_array() {
+        return pops
+            .iter()
+            .map(|p| format!("{}={}", p["population"].as_str().unwrap_or("?"), p["count"]))
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    if let Some(rows) = result["output"]["record_level"]["rows"].as_array() {
+        return format!("{} rows", rows.len());
+    }
+    "-".into()
+}
+
 fn print_runs(views: &[RunView]) {
     println!(
-        "{:<28} {:<10} {:<8} {:>10}  extract hash",
-        "collection", "practice", "status", "registered"
+        "{:<24} {:<8} {:<8} {:<50} extract hash",
+        "collection", "practice", "status", "result"
     );
     for v in views {
         for r in &v.results {
-            let registered = r
+            let result = r
                 .result
                 .as_ref()
-                .and_then(|x| x.get("registered"))
-                .map(|x| x.to_string())
+                .map(summarise)
                 .unwrap_or_else(|| "-".into());
             let status = match r.status {
                 JobStatus::Pending => "pending",
@@ -304,8 +319,8 @@ fn print_runs(views: &[RunView]) {
                 .map(|h| h.to_string())
                 .unwrap_or_else(|| "-".into());
             println!(
-                "{:<28} {:<10} {:<8} {:>10}  {}",
-                v.collection_name, r.practice, status, registered, hash
+                "{:<24} {:<8} {:<8} {:<50} {}",
+                v.collection_name, r.practice, status, result, hash
             );
         }
     }

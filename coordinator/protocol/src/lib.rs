@@ -68,12 +68,15 @@ pub enum DataClass {
     PatientIdentifiable,
 }
 
-/// A query as it travels: its canonical JSON and the hash of it.
+/// A query as it travels: its canonical JSON, the hash of that, and the
+/// file the operator wrote (so the agent can show and re-check it: the
+/// agent parses `source`, and runs it only if its canonical hash is `hash`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuerySpec {
     pub canonical: String,
     pub hash: ContentHash,
+    pub source: String,
 }
 
 // ---- agent API (mutual TLS) ----

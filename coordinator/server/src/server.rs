@@ -15,6 +15,7 @@ use gpes_schedule::{Clock, Schedule};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -463,22 +464,28 @@ async fn create_collection(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let request: CreateCollectionRequest = read_json(req.into_body(), OPERATOR_BODY_LIMIT).await?;
-    let query = gpes_query::Query::parse(&request.query)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    for name in query.parameters() {
-        if !request.parameters.contains_key(name) {
-            return Err(ApiError::bad_request(format!(
-                "the query needs parameter '{name}': give a date (YYYY-MM-DD) or 'run-date'"
-            )));
-        }
-    }
-    for (name, value) in &request.parameters {
-        if value != "run-date" && gpes_model::Date::parse_iso(value).is_err() {
-            return Err(ApiError::bad_request(format!(
-                "parameter '{name}' is '{value}': give a date (YYYY-MM-DD) or 'run-date'"
-            )));
-        }
-    }
+    let spec = gpes_query::lang::parse("query", &request.query)
+        .map_err(|e| ApiError::bad_request(format!("the query is not valid:\n{e}")))?;
+    // Bind once now, with today's date for `run-date`, so that missing,
+    // unknown or malformed parameters are refused here, not at every site.
+    let today = scheduler::london_date(app.clock.now());
+    let trial: BTreeMap<String, String> = request
+        .parameters
+        .iter()
+        .map(|(k, v)| {
+            let v = if v == "run-date" {
+                today.clone()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    spec.bind("CHECK", &trial)
+        .map_err(|e| ApiError::bad_request(format!("the parameters do not fit the query: {e}")))?;
+    // The same check every agent makes before reading any data (refused
+    // here too, so the operator hears of it at once).
+    check_output_class(&spec, request.data_class)?;
     if !request.schedule.trim().is_empty() {
         Schedule::parse(&request.schedule)
             .map_err(|e| ApiError::bad_request(format!("the schedule is not valid: {e}")))?;
@@ -494,7 +501,8 @@ async fn create_collection(
     if request.name.trim().is_empty() {
         return Err(ApiError::bad_request("a collection needs a name"));
     }
-    let canonical = gpes_canon::to_canonical_string(&query)
+    let canonical = spec
+        .canonical_json()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let collection = Collection {
         id: crate::state::random_id("collection"),
@@ -502,6 +510,7 @@ async fn create_collection(
         query: QuerySpec {
             hash: ContentHash::of_bytes(canonical.as_bytes()),
             canonical,
+            source: request.query,
         },
         parameters: request.parameters,
         schedule: request.schedule.trim().to_owned(),
@@ -566,4 +575,37 @@ async fn runs(app: &Arc<App>) -> Result<Response<Body>, ApiError> {
     })
     .await?;
     Ok(json(StatusCode::OK, &views))
+}
+
+/// A query's output must fit the collection's data class: the rule agents
+/// enforce (`gpes_agent::runner::output_allowed`), applied when the
+/// collection is made.
+fn check_output_class(
+    spec: &gpes_query::lang::QuerySpec,
+    class: gpes_protocol::DataClass,
+) -> Result<(), ApiError> {
+    use gpes_protocol::DataClass;
+    use gpes_query::lang::{DataClass as Column, Output};
+    let Output::RecordLevel { columns, .. } = &spec.output else {
+        return Ok(());
+    };
+    if class == DataClass::Aggregate {
+        return Err(ApiError::bad_request(
+            "the query gives one row per patient: the collection's data class must be record-level-deidentified or patient-identifiable",
+        ));
+    }
+    for c in columns {
+        let refused = match c.class {
+            Column::Identifier => class != DataClass::PatientIdentifiable,
+            Column::Pseudonym => true,
+            Column::NonIdentifying => false,
+        };
+        if refused {
+            return Err(ApiError::bad_request(format!(
+                "column '{}' ({:?}) is not allowed in a {:?} collection (pseudonyms are not supported yet)",
+                c.name, c.class, class
+            )));
+        }
+    }
+    Ok(())
 }

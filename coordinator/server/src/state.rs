@@ -570,15 +570,24 @@ mod tests {
         // Two agents serving the same practice (a site moving machines).
         enroll(&state, "agent-a", "secret-a");
         enroll(&state, "agent-b", "secret-b");
-        let canonical = r#"{"query":"registered-count","reference_date":"pped"}"#.to_string();
+        let source = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/queries/registered.yaml"
+        ))
+        .expect("example query");
+        let canonical = gpes_query::lang::parse("registered.yaml", &source)
+            .expect("valid")
+            .canonical_json()
+            .expect("canonical");
         let collection = Collection {
             id: "c".into(),
             name: "c".into(),
             query: QuerySpec {
                 hash: ContentHash::of_bytes(canonical.as_bytes()),
                 canonical,
+                source,
             },
-            parameters: [("pped".to_string(), "2025-03-31".to_string())].into(),
+            parameters: [("PPED".to_string(), "2025-03-31".to_string())].into(),
             schedule: String::new(),
             practices: vec!["A81001".into()],
             purpose: Purpose::Planning,

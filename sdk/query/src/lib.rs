@@ -16,11 +16,9 @@
 //! does no I/O and knows nothing of plugins or WASM: whoever holds the
 //! records (the host, a test, a benchmark) pushes them in.
 
-mod document;
 pub mod lang;
 mod registered;
 
-pub use document::{MAX_QUERY_BYTES, Query, QueryError};
 pub use registered::{RegisteredCount, RegisteredEvaluation, RegisteredOn};
 
 /// The engine's version, recorded in every sealed extract.

@@ -29,7 +29,10 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
 
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
     for row in &view.results {
-        let value = row.result.as_ref().and_then(|r| r["registered"].as_u64());
+        let value = row
+            .result
+            .as_ref()
+            .and_then(|r| gpes_tests::population_count(r, "REGISTERED"));
         got.insert(row.practice.clone(), value.expect("a count"));
     }
     let want: BTreeMap<String, u64> = PRACTICES.iter().map(|(p, n)| (p.to_string(), *n)).collect();
@@ -123,4 +126,53 @@ async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
         .expect("read")
         .expect("stored");
     assert_eq!(stored.extract_hash, upload.extract_hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_indicator_runs_over_synthetic_practices() {
+    // DM020 over two seeded synthetic practices; the expected counts come
+    // from the engine run in this process over the generated records, with
+    // no plugin, host, network or files in between.
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let query = gpes_tests::example_query("dm020.yaml");
+    let spec = gpes_query::lang::parse("dm020.yaml", &query).expect("valid");
+    let params: BTreeMap<String, String> = [("PPED".to_string(), "2025-03-31".to_string())].into();
+    let mut expected = BTreeMap::new();
+    let mut data = Vec::new();
+    for (code, seed) in [("P81001", 11), ("P81002", 12)] {
+        let practice = gpes_synth::generate(&gpes_synth::PracticeConfig::new(seed, code, 1_500));
+        let folder = dir.path().join(code);
+        gpes_synth::write_csv_export(&practice, &folder).expect("written");
+        let records: Vec<gpes_model::Record> = practice.records().collect();
+        let answer = spec.bind(code, &params).expect("binds").evaluate(&records);
+        let counts: Vec<u64> = ["DM_REG", "DM020_DEN", "DM020_NUM"]
+            .iter()
+            .map(|p| answer.count(p).expect("aggregate"))
+            .collect();
+        assert!(
+            counts[0] > 50,
+            "a diabetes register worth the name: {counts:?}"
+        );
+        expected.insert(code.to_string(), counts);
+        data.push((code, folder));
+    }
+    let token = coordinator.token(&["P81001", "P81002"], 600).await;
+    let _agent = start_agent_with(&dir.path().join("agent"), &token.token, &data).await;
+    let collection = coordinator
+        .create_collection_of(&query, &["P81001", "P81002"], "")
+        .await
+        .expect("collection");
+    let run = coordinator.run_now(&collection.id).await;
+    let view = coordinator.wait_done(&run.id).await;
+    let mut got = BTreeMap::new();
+    for row in &view.results {
+        let result = row.result.as_ref().expect("a result");
+        let counts: Vec<u64> = ["DM_REG", "DM020_DEN", "DM020_NUM"]
+            .iter()
+            .map(|p| gpes_tests::population_count(result, p).expect("count"))
+            .collect();
+        got.insert(row.practice.clone(), counts);
+    }
+    assert_eq!(got, expected);
 }

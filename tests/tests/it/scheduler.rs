@@ -23,13 +23,18 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 }
 
 fn collection(schedule: &str, created: DateTime<Utc>, parameters: &[(&str, &str)]) -> Collection {
-    let canonical = r#"{"query":"registered-count","reference_date":"pped"}"#.to_string();
+    let source = gpes_tests::example_query("registered.yaml");
+    let canonical = gpes_query::lang::parse("registered.yaml", &source)
+        .expect("valid")
+        .canonical_json()
+        .expect("canonical");
     Collection {
         id: "collection-test".into(),
         name: "test".into(),
         query: QuerySpec {
             hash: ContentHash::of_bytes(canonical.as_bytes()),
             canonical,
+            source,
         },
         parameters: parameters
             .iter()
@@ -65,7 +70,7 @@ fn both_day_fields_restricted_fire_on_either_as_crontab_does() {
     let start = utc(2026, 5, 31, 12, 0);
     let clock = ManualClock::new(start);
     state
-        .create_collection(&collection("0 9 1 * 1", start, &[("pped", "run-date")]))
+        .create_collection(&collection("0 9 1 * 1", start, &[("PPED", "run-date")]))
         .expect("create");
     let fired = fired_over(&state, &clock, utc(2026, 7, 2, 0, 0));
     let want: Vec<_> = [(6, 1), (6, 8), (6, 15), (6, 22), (6, 29), (7, 1)]
@@ -78,7 +83,7 @@ fn both_day_fields_restricted_fire_on_either_as_crontab_does() {
     assert_eq!(runs.len(), 6);
     let job = state.job(&runs[5].jobs[0]).expect("job");
     assert_eq!(runs[5].jobs.len(), 2);
-    assert_eq!(job.job.parameters["pped"], "2026-07-01");
+    assert_eq!(job.job.parameters["PPED"], "2026-07-01");
 }
 
 #[test]
@@ -89,7 +94,7 @@ fn london_time_across_the_spring_clock_change() {
     let start = utc(2026, 3, 28, 0, 0);
     let clock = ManualClock::new(start);
     state
-        .create_collection(&collection("30 1 * * *", start, &[("pped", "2025-03-31")]))
+        .create_collection(&collection("30 1 * * *", start, &[("PPED", "2025-03-31")]))
         .expect("create");
     let fired = fired_over(&state, &clock, utc(2026, 3, 31, 0, 0));
     assert_eq!(
@@ -107,7 +112,7 @@ fn a_late_scheduler_makes_one_run_for_the_latest_missed_time_and_ticks_are_idemp
     let (state, _dir) = state();
     let start = utc(2026, 1, 1, 0, 0);
     state
-        .create_collection(&collection("0 * * * *", start, &[("pped", "2025-03-31")]))
+        .create_collection(&collection("0 * * * *", start, &[("PPED", "2025-03-31")]))
         .expect("create");
     // The coordinator was down for five hours.
     let late = utc(2026, 1, 1, 5, 30);

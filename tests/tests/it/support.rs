@@ -67,14 +67,25 @@ impl Coordinator {
         practices: &[&str],
         schedule: &str,
     ) -> Result<gpes_protocol::Collection, UplinkError> {
+        self.create_collection_of(&gpes_tests::registered_count_query(), practices, schedule)
+            .await
+    }
+
+    /// A collection of any query, with PPED 2025-03-31.
+    pub async fn create_collection_of(
+        &self,
+        query: &str,
+        practices: &[&str],
+        schedule: &str,
+    ) -> Result<gpes_protocol::Collection, UplinkError> {
         let mut parameters = BTreeMap::new();
-        parameters.insert("pped".to_string(), "2025-03-31".to_string());
+        parameters.insert("PPED".to_string(), "2025-03-31".to_string());
         self.operator()
             .post(
                 "/v1/collections",
                 &CreateCollectionRequest {
                     name: "registered patients".into(),
-                    query: gpes_tests::registered_count_query(),
+                    query: query.to_owned(),
                     parameters,
                     schedule: schedule.into(),
                     practices: practices.iter().map(|p| p.to_string()).collect(),
@@ -140,12 +151,17 @@ impl Drop for Agent {
 
 /// Enrolls an agent for the given demo practices with `token` and starts it.
 pub async fn start_agent(dir: &Path, token: &str, practices: &[&str]) -> Agent {
-    let data_dir = dir.join("data");
     let with_data: Vec<(&str, PathBuf)> = practices
         .iter()
         .map(|p| (*p, gpes_tests::practice_data(p)))
         .collect();
-    let text = gpes_tests::agent_config(&data_dir, &with_data, 2);
+    start_agent_with(dir, token, &with_data).await
+}
+
+/// Enrolls an agent for practices whose data is where given, and starts it.
+pub async fn start_agent_with(dir: &Path, token: &str, with_data: &[(&str, PathBuf)]) -> Agent {
+    let data_dir = dir.join("data");
+    let text = gpes_tests::agent_config(&data_dir, with_data, 2);
     let config = gpes_agent::Config::parse(&text, Path::new("agent.toml")).expect("config");
     let enrollment = gpes_agent::identity::enroll(&data_dir, token)
         .await
