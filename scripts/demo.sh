@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: a coordinator and two agents on
 # loopback (one agent serving two practices), real TLS and real sled
-# directories in a throwaway folder, enrolled with one-time tokens; a
-# collection scheduled with cron runs and its results are printed.
+# directories in a throwaway folder, enrolled with one-time tokens; three
+# seeded synthetic practices in the csv-export format; a collection of a
+# published indicator (QOF DM020) scheduled with cron runs and its results
+# are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null 2>&1
 echo "building (release)..." >&2
-cargo build --release --locked -q -p gpes-coordinator -p gpes-agent -p gpesctl -p gpes-plugin-artifacts
+cargo build --release --locked -q -p gpes-coordinator -p gpes-agent -p gpesctl -p gpes-plugin-artifacts -p gpes-synth
 target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target_dir/release
@@ -21,6 +23,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# Three synthetic practices (deterministic: the same seed, the same files).
+for spec in A81001:1:3000 B82002:2:2000 C83003:3:1000; do
+  IFS=: read -r code seed patients <<<"$spec"
+  "$bin/gpes-synth" --seed "$seed" --patients "$patients" --practice "$code" \
+    --out "$work/practices/$code" >/dev/null
+done
 
 # Coordinator, on ports the system picks.
 mkdir -p "$work/coordinator"
@@ -49,7 +58,7 @@ start_agent() {
     echo "data_dir = \"$dir/data\""
     for code in "$@"; do
       printf '[[practice]]\ncode = "%s"\nplugin = "%s"\ndata = "%s"\n' \
-        "$code" "$plugin" "$PWD/examples/practices/$code"
+        "$code" "$plugin" "$work/practices/$code"
     done
   } > "$dir/agent.toml"
   local args=()
@@ -66,11 +75,11 @@ start_agent agent-2 C83003
 # A collection that fires every minute (London time); the first run comes
 # at the next minute boundary.
 collection=$("$bin/gpesctl" collection create \
-  --name "registered patients" \
-  --query examples/queries/registered-count.json \
+  --name "DM020 HbA1c <= 58" \
+  --query examples/queries/dm020.yaml \
   --param PPED=2025-03-31 \
   --schedule "* * * * *" \
   --practice A81001 --practice B82002 --practice C83003 \
-  --purpose planning --data-class aggregate)
+  --purpose payment --data-class aggregate)
 echo "collection $collection scheduled '* * * * *'; waiting for its first run..." >&2
 "$bin/gpesctl" runs --wait-for "$collection" --timeout 120

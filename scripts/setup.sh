@@ -7,3 +7,6 @@
 set -euo pipefail
 rustup target add wasm32-wasip2
 rustup component add rustfmt clippy
+# DuckDB (from PyPI) computes the example indicators independently of the
+# engine, in the tests that check the engine against it.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "duckdb==2.0.1"
