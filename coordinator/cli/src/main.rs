@@ -1,6 +1,8 @@
 //! gpesctl: the operator's command line. It talks to the coordinator's
 //! operator listener over TLS (trusting the coordinator's CA) with a bearer
-//! token, read from flags, the environment, or a config file.
+//! token, read from flags, the environment, or a config file. The `query`
+//! commands work offline: they check and explain query files without the
+//! coordinator.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -10,7 +12,7 @@ use gpes_protocol::{
     JobStatus, Purpose, Run, RunView,
 };
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -58,6 +60,22 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Query files, offline: check them, explain them in plain English.
+    Query {
+        #[command(subcommand)]
+        command: QueryCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum QueryCommand {
+    /// Parse and validate query files; print each one's id and hash.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a query's rules in plain English.
+    Explain { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,6 +176,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if let Command::Query { command } = &args.command {
+        return run_query(command);
+    }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -167,12 +188,72 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Reads and parses a query file; on failure prints every diagnostic
+/// (`FILE:LINE:COL: message`) to stderr.
+fn load_query(path: &Path) -> Option<gpes_query::lang::QuerySpec> {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{name}: cannot read: {e}");
+            return None;
+        }
+    };
+    match gpes_query::lang::parse(&name, &text) {
+        Ok(spec) => Some(spec),
+        Err(errors) => {
+            for d in &errors.0 {
+                eprintln!("{d}");
+            }
+            None
+        }
+    }
+}
+
+/// The offline `query` commands; the exit code says whether every file
+/// was valid.
+fn run_query(command: &QueryCommand) -> ExitCode {
+    match command {
+        QueryCommand::Check { files } => {
+            let mut ok = true;
+            for f in files {
+                let Some(spec) = load_query(f) else {
+                    ok = false;
+                    continue;
+                };
+                match spec.content_hash() {
+                    Ok(hash) => println!("{}: ok (id {}, hash {hash})", f.display(), spec.id),
+                    Err(e) => {
+                        eprintln!("{}: cannot hash the query: {e}", f.display());
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        QueryCommand::Explain { file } => match load_query(file) {
+            Some(spec) => {
+                print!("{}", spec.explain());
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(1),
+        },
+    }
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
-    let up = uplink(&args)?;
     match &args.command {
+        Command::Query { .. } => {
+            bail!("query commands are handled without the coordinator")
+        }
         Command::Token {
             command: TokenCommand::Create { practices, ttl },
         } => {
+            let up = uplink(&args)?;
             let r: CreateTokenResponse = up
                 .post(
                     "/v1/tokens",
@@ -189,70 +270,74 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 println!("{}", r.token);
             }
         }
-        Command::Collection { command } => match command {
-            CollectionCommand::Create {
-                name,
-                query,
-                params,
-                schedule,
-                practices,
-                purpose,
-                data_class,
-            } => {
-                let mut parameters = BTreeMap::new();
-                for p in params {
-                    let Some((k, v)) = p.split_once('=') else {
-                        bail!("--param takes NAME=VALUE, not '{p}'");
-                    };
-                    parameters.insert(k.to_owned(), v.to_owned());
-                }
-                let query_text = std::fs::read_to_string(query)
-                    .with_context(|| format!("reading {}", query.display()))?;
-                let c: Collection = up
-                    .post(
-                        "/v1/collections",
-                        &CreateCollectionRequest {
-                            name: name.clone(),
-                            query: query_text,
-                            parameters,
-                            schedule: schedule.clone(),
-                            practices: practices.clone(),
-                            purpose: *purpose,
-                            data_class: *data_class,
-                        },
-                        TIMEOUT,
-                    )
-                    .await?;
-                if args.json {
-                    println!("{}", serde_json::to_string_pretty(&c)?);
-                } else {
-                    println!("{}", c.id);
-                }
-            }
-            CollectionCommand::List => {
-                let cs: Vec<Collection> = up.get("/v1/collections", TIMEOUT).await?;
-                if args.json {
-                    println!("{}", serde_json::to_string_pretty(&cs)?);
-                } else {
-                    for c in cs {
-                        println!(
-                            "{}\t{}\t{}\t{}",
-                            c.id,
-                            c.name,
-                            c.schedule,
-                            c.practices.join(",")
-                        );
+        Command::Collection { command } => {
+            let up = uplink(&args)?;
+            match command {
+                CollectionCommand::Create {
+                    name,
+                    query,
+                    params,
+                    schedule,
+                    practices,
+                    purpose,
+                    data_class,
+                } => {
+                    let mut parameters = BTreeMap::new();
+                    for p in params {
+                        let Some((k, v)) = p.split_once('=') else {
+                            bail!("--param takes NAME=VALUE, not '{p}'");
+                        };
+                        parameters.insert(k.to_owned(), v.to_owned());
+                    }
+                    let query_text = std::fs::read_to_string(query)
+                        .with_context(|| format!("reading {}", query.display()))?;
+                    let c: Collection = up
+                        .post(
+                            "/v1/collections",
+                            &CreateCollectionRequest {
+                                name: name.clone(),
+                                query: query_text,
+                                parameters,
+                                schedule: schedule.clone(),
+                                practices: practices.clone(),
+                                purpose: *purpose,
+                                data_class: *data_class,
+                            },
+                            TIMEOUT,
+                        )
+                        .await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&c)?);
+                    } else {
+                        println!("{}", c.id);
                     }
                 }
+                CollectionCommand::List => {
+                    let cs: Vec<Collection> = up.get("/v1/collections", TIMEOUT).await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&cs)?);
+                    } else {
+                        for c in cs {
+                            println!(
+                                "{}\t{}\t{}\t{}",
+                                c.id,
+                                c.name,
+                                c.schedule,
+                                c.practices.join(",")
+                            );
+                        }
+                    }
+                }
+                CollectionCommand::Run { id } => {
+                    let r: Run = up
+                        .post(&format!("/v1/collections/{id}/run"), &(), TIMEOUT)
+                        .await?;
+                    println!("{}", r.id);
+                }
             }
-            CollectionCommand::Run { id } => {
-                let r: Run = up
-                    .post(&format!("/v1/collections/{id}/run"), &(), TIMEOUT)
-                    .await?;
-                println!("{}", r.id);
-            }
-        },
+        }
         Command::Runs { wait_for, timeout } => {
+            let up = uplink(&args)?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(*timeout);
             let views = loop {
                 let views: Vec<RunView> = up.get("/v1/runs", TIMEOUT).await?;

@@ -330,6 +330,26 @@ impl Extractor {
                 ),
             ));
         }
+        // Filtering at the source: an event or medication whose code the
+        // request does not want at any date is skipped before any other
+        // work (most lines of a real export are such).
+        let filter = match table {
+            Table::Events => Some(&self.events),
+            Table::Medications => Some(&self.medications),
+            Table::Patients | Table::Registrations => None,
+        };
+        if let Some(filter) = filter
+            && !filter.all
+        {
+            let code = std::str::from_utf8(&row[2])
+                .ok()
+                .and_then(|c| c.trim().parse::<u64>().ok());
+            if let Some(code) = code
+                && !filter.windows.contains_key(&code)
+            {
+                return Ok(None);
+            }
+        }
         let mut fields = [""; 6];
         for (i, (raw, column)) in row.iter().zip(columns).enumerate() {
             fields[i] = text(raw, column)?;

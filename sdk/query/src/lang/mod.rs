@@ -28,6 +28,7 @@ mod ast;
 mod canon;
 mod dates;
 mod engine;
+mod explain;
 mod expr;
 mod needs;
 mod parse;
@@ -45,6 +46,7 @@ pub use engine::{
     AggregateResult, Answer, BindError, BoundQuery, Cell, LangEvaluation, OutValue,
     PopulationCount, RecordLevelResult, ResultOutput,
 };
+pub use explain::NULL_NOTE;
 pub use expr::{CmpOp, Expr, ExprKind, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, Unit};
 pub use needs::Needs;
 pub use parse::check_sctid;

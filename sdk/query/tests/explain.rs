@@ -1,0 +1,181 @@
+//! `QuerySpec::explain`: the rules of a query in plain English.
+
+use gpes_query::lang::{NULL_NOTE, Output, parse};
+use std::path::PathBuf;
+
+fn examples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    files
+}
+
+#[test]
+fn every_example_is_explained() {
+    for path in examples() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let spec = parse(&path.display().to_string(), &text).unwrap();
+        let words = spec.explain();
+        assert!(!words.trim().is_empty(), "{}", path.display());
+        assert!(words.contains(&spec.title), "{}", path.display());
+        assert!(words.contains(NULL_NOTE), "{}", path.display());
+        for p in &spec.populations {
+            assert!(
+                words.contains(&format!("  {} starts from", p.name)),
+                "{}: population {}",
+                path.display(),
+                p.name
+            );
+            for i in 1..=p.rules.len() {
+                assert!(
+                    words.contains(&format!("    {i}. If ")),
+                    "{}: {} rule {i}",
+                    path.display(),
+                    p.name
+                );
+            }
+        }
+        for v in &spec.variables {
+            assert!(words.contains(&format!("  {}: ", v.name)));
+        }
+        if let Output::RecordLevel { columns, .. } = &spec.output {
+            for c in columns {
+                assert!(words.contains(&format!("    {}: ", c.name)));
+            }
+        }
+        // Deterministic.
+        assert_eq!(words, spec.explain());
+    }
+}
+
+#[test]
+fn dm020_reads_as_business_rules() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/dm020.yaml");
+    let spec = parse("dm020.yaml", &std::fs::read_to_string(path).unwrap()).unwrap();
+    let words = spec.explain();
+    for line in [
+        "DM020 — Diabetes: IFCC-HbA1c 58 mmol/mol or less in the preceding 12 months",
+        "  PPED (payment period end date): 31 March 2025 unless the collection says otherwise.",
+        "  DM_COD: 3 SNOMED CT codes.",
+        "  IFCCHBAM_COD (IFCC HbA1c): 1 SNOMED CT code.",
+        "  REG: whether the patient is registered (regular registration) on PPED.",
+        "  DMLAT_DAT: the date of the latest DM_COD code on or before PPED.",
+        "  AGE: the patient's age in whole years on PPED.",
+        "  DM_REG starts from patients for whom REG is true.",
+        "    1. If DMLAT_DAT is recorded and (DMRES_DAT is not recorded or DMRES_DAT is before DMLAT_DAT): go on to the next rule; otherwise leave them out.",
+        "    2. If AGE is under 17: leave them out; otherwise include them.",
+        "  DM020_DEN starts from the patients in DM_REG.",
+        "    2. If REG_DAT is after 3 months before PPED: leave them out; otherwise go on to the next rule.",
+        "  A count of patients in DM_REG, DM020_DEN and DM020_NUM.",
+    ] {
+        assert!(words.contains(line), "missing {line:?} in\n{words}");
+    }
+    assert!(words.contains("between 12 months before PPED (plus 1 day) and PPED"));
+}
+
+const SMALL: &str = r#"
+id: small
+title: Small
+source: a test
+parameters:
+  START: { type: date, default: 2024-04-01 }
+  LIMIT: { type: number }
+clusters:
+  A_COD: { system: snomed, codes: ["73211009"] }
+variables:
+  REG: { registered: { on: START } }
+  AGE: { age: { on: START } }
+  SEX: { sex: {} }
+  A_DAT: { latest: { cluster: A_COD, after: START - 2 years, before: START } }
+  A_N: { count: { cluster: A_COD } }
+  A_ANY: { exists: { cluster: A_COD, on_or_after: 2020-01-31 } }
+populations:
+  BASE:
+    from: all_patients
+  P:
+    from: REG
+    rules:
+      - { when: "AGE < 18", then: next, else: next }
+      - { when: "AGE <= 18", then: next, else: next }
+      - { when: "AGE > 18", then: next, else: next }
+      - { when: "AGE >= LIMIT", then: next, else: next }
+      - { when: "A_DAT < START - 1 month", then: next, else: next }
+      - { when: "A_DAT <= 2024-02-29", then: next, else: next }
+      - { when: "A_DAT > START + 1 day", then: next, else: next }
+      - { when: "A_DAT >= START - 1 year + 2 days - 1 day", then: next, else: next }
+      - { when: "SEX = 'female'", then: next, else: next }
+      - { when: "SEX != 'male'", then: next, else: next }
+      - { when: "A_N = 0", then: next, else: next }
+      - { when: "A_DAT is null", then: next, else: next }
+      - { when: "A_DAT is not null", then: next, else: next }
+      - { when: "not (AGE < 18 or A_ANY) and not A_ANY", then: next, else: next }
+      - { when: "(AGE < 18 and A_ANY) or BASE", then: next, else: next }
+      - { when: "not BASE", then: select, else: reject }
+output:
+  record_level:
+    population: P
+    columns:
+      - { name: nhs, value: nhs_number, class: identifier }
+      - { name: pid, value: patient_id, class: pseudonym }
+      - { name: age, value: AGE, class: non_identifying }
+"#;
+
+#[test]
+fn sentences_for_each_kind_of_condition() {
+    let spec = parse("small.yaml", SMALL).unwrap_or_else(|e| panic!("{e}"));
+    let words = spec.explain();
+    let expected = [
+        "Parameters",
+        "  START: 1 April 2024 unless the collection says otherwise.",
+        "  LIMIT: a number the collection must give.",
+        "  A_DAT: the date of the latest A_COD code after 2 years before START and before START.",
+        "  A_N: the number of A_COD codes at any date.",
+        "  A_ANY: whether there is any A_COD code on or after 31 January 2020.",
+        "  SEX: the patient's sex (male, female, other or unknown).",
+        "  BASE starts from all patients, and includes all of them.",
+        "  P starts from patients for whom REG is true.",
+        "    1. If AGE is under 18: go on to the next rule; otherwise go on to the next rule.",
+        "    2. If AGE is at most 18: ",
+        "    3. If AGE is over 18: ",
+        "    4. If AGE is at least LIMIT: ",
+        "    5. If A_DAT is before 1 month before START: ",
+        "    6. If A_DAT is on or before 29 February 2024: ",
+        "    7. If A_DAT is after 1 day after START: ",
+        "    8. If A_DAT is on or after 1 year before START (plus 2 days) (minus 1 day): ",
+        "    9. If SEX is \"female\": ",
+        "    10. If SEX is not \"male\": ",
+        "    11. If A_N is 0: ",
+        "    12. If A_DAT is not recorded: ",
+        "    13. If A_DAT is recorded: ",
+        "    14. If not (AGE is under 18 or A_ANY is true) and A_ANY is false: ",
+        "    15. If (AGE is under 18 and A_ANY is true) or the patient is in BASE: ",
+        "    16. If the patient is not in BASE: include them; otherwise leave them out.",
+        NULL_NOTE,
+        "  One row for each patient in P, with these columns:",
+        "    nhs: the patient's NHS number (identifier).",
+        "    pid: the patient's identifier in the clinical system (pseudonym).",
+        "    age: AGE (non-identifying).",
+    ];
+    for line in expected {
+        assert!(words.contains(line), "missing {line:?} in\n{words}");
+    }
+}
+
+#[test]
+fn aggregate_breakdown_in_words() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/flu65.yaml");
+    let spec = parse("flu65.yaml", &std::fs::read_to_string(path).unwrap()).unwrap();
+    let words = spec.explain();
+    assert!(
+        words.contains(
+            "  A count of patients in COHORT and VACCINATED, by sex and age band on SEASON_END (0-64, 65-74, 75-84, 85+, unknown)."
+        ),
+        "{words}"
+    );
+    assert!(words.contains("    1. If VACC is true: include them; otherwise leave them out."));
+}
