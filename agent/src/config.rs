@@ -16,6 +16,40 @@ pub struct Config {
     pub practices: Vec<PracticeConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// The site's policy, applied to every job before any rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// SNOMED CT codes recording a patient's objection (the Type 1 opt-out,
+    /// "dissent from secondary use of GP patient identifiable data").
+    #[serde(default = "default_objection_codes")]
+    pub objection_codes: Vec<u64>,
+    /// Purposes for which patients with an objection code are removed
+    /// before any rule (direct care and payment are not).
+    #[serde(default = "default_exclude_for")]
+    pub exclude_objections_for: Vec<gpes_protocol::Purpose>,
+}
+
+fn default_objection_codes() -> Vec<u64> {
+    vec![827241000000103]
+}
+
+fn default_exclude_for() -> Vec<gpes_protocol::Purpose> {
+    use gpes_protocol::Purpose::*;
+    vec![Planning, Research, Publication]
+}
+
+impl Default for PolicyConfig {
+    fn default() -> PolicyConfig {
+        PolicyConfig {
+            objection_codes: default_objection_codes(),
+            exclude_objections_for: default_exclude_for(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

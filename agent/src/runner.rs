@@ -17,6 +17,7 @@ use std::time::Duration;
 /// Plugins compiled once, by path, and what they say they are.
 pub struct Runner {
     host: Host,
+    policy: crate::config::PolicyConfig,
     plugins: Mutex<HashMap<PathBuf, (Arc<Plugin>, gpes_model::PluginInfo)>>,
     limits: Limits,
 }
@@ -31,6 +32,7 @@ impl Runner {
     pub fn new(config: &Config) -> anyhow::Result<Runner> {
         Ok(Runner {
             host: Host::new()?,
+            policy: config.policy.clone(),
             plugins: Mutex::new(HashMap::new()),
             limits: Limits {
                 memory_bytes: config.limits.memory_mib << 20,
@@ -82,7 +84,12 @@ impl Runner {
             bail!("the job's query source does not give its hash; refusing to run it");
         }
         output_allowed(&spec, job.data_class)?;
-        let bound = spec.bind(&job.practice, &job.parameters)?;
+        let mut bound = spec.bind(&job.practice, &job.parameters)?;
+        if self.policy.exclude_objections_for.contains(&job.purpose) {
+            // Objectors leave before any rule; the codes join the request
+            // as a policy code set.
+            bound = bound.with_exclusion(self.policy.objection_codes.iter().copied());
+        }
         let (plugin, info) = self.plugin(&practice.plugin).await?;
         let mut evaluation = bound.evaluation();
         let mut needs = bound.needs();

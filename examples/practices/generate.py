@@ -68,6 +68,12 @@ for code, n, seed in [("A81001", 60, 1), ("B82002", 45, 2), ("C83003", 30, 3)]:
         f.write("patient_id,practice_code,start_date,end_date,type\n")
         for r in R:
             f.write(",".join(r) + "\n")
+    # No clinical events in these small practices; the files are there
+    # (header only) because a whole export has all four tables.
+    with open(os.path.join(HERE, code, "events.csv"), "w") as f:
+        f.write("patient_id,date,snomed_code,value,unit\n")
+    with open(os.path.join(HERE, code, "medications.csv"), "w") as f:
+        f.write("patient_id,date,dmd_code,quantity\n")
     summary.append((code, n, count))
 for code, n, count in summary:
     print(f"{code}: {n} patients, {count} registered on {REF}")

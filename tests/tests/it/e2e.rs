@@ -61,7 +61,9 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
                 .iter()
                 .map(|f| f.name.as_str())
                 .collect::<Vec<_>>(),
-            ["patients.csv", "registrations.csv"]
+            // events.csv for the site's objection policy (a planning
+            // collection), though these practices record no events.
+            ["events.csv", "patients.csv", "registrations.csv"]
         );
     }
     let results = coordinator.running.state.snapshot().expect("snapshot")["results"].len();
@@ -145,11 +147,23 @@ async fn a_published_indicator_runs_over_synthetic_practices() {
         let folder = dir.path().join(code);
         gpes_synth::write_csv_export(&practice, &folder).expect("written");
         let records: Vec<gpes_model::Record> = practice.records().collect();
-        let answer = spec.bind(code, &params).expect("binds").evaluate(&records);
-        let counts: Vec<u64> = ["DM_REG", "DM020_DEN", "DM020_NUM"]
+        // The collection is for planning, so the agent's default policy
+        // removes Type 1 objectors before any rule.
+        let bound = spec.bind(code, &params).expect("binds");
+        let everyone = bound.evaluate(&records);
+        let answer = bound
+            .with_exclusion([gpes_synth::codes::TYPE_1_OPT_OUT])
+            .evaluate(&records);
+        assert!(answer.excluded_by_policy > 0, "some objectors in {code}");
+        assert!(
+            answer.patients_evaluated < everyone.patients_evaluated,
+            "objectors left out"
+        );
+        let mut counts: Vec<u64> = ["DM_REG", "DM020_DEN", "DM020_NUM"]
             .iter()
             .map(|p| answer.count(p).expect("aggregate"))
             .collect();
+        counts.push(answer.excluded_by_policy);
         assert!(
             counts[0] > 50,
             "a diabetes register worth the name: {counts:?}"
@@ -168,10 +182,11 @@ async fn a_published_indicator_runs_over_synthetic_practices() {
     let mut got = BTreeMap::new();
     for row in &view.results {
         let result = row.result.as_ref().expect("a result");
-        let counts: Vec<u64> = ["DM_REG", "DM020_DEN", "DM020_NUM"]
+        let mut counts: Vec<u64> = ["DM_REG", "DM020_DEN", "DM020_NUM"]
             .iter()
             .map(|p| gpes_tests::population_count(result, p).expect("count"))
             .collect();
+        counts.push(result["excluded_by_policy"].as_u64().expect("excluded"));
         got.insert(row.practice.clone(), counts);
     }
     assert_eq!(got, expected);

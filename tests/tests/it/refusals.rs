@@ -280,6 +280,7 @@ async fn a_peer_that_does_not_say_its_protocol_version_is_told_so() {
         if let Some(v) = header {
             req = req.header(gpes_protocol::VERSION_HEADER, v);
         }
+        sender.ready().await.expect("connection ready");
         let resp = sender
             .send_request(req.body(Full::new(bytes::Bytes::new())).expect("request"))
             .await
