@@ -10,10 +10,12 @@
 mod contract;
 mod date;
 mod nhs;
+mod verhoeff;
 
 pub use contract::{CodeSet, PluginInfo, Request, Summary, Warning, WarningKind};
 pub use date::{Date, DateError, Precision, days_in_month};
 pub use nhs::is_valid_nhs_number;
+pub use verhoeff::verhoeff_valid;
 
 use serde::{Deserialize, Serialize};
 

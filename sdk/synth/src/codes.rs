@@ -123,41 +123,7 @@ pub const DMD: [u64; 2] = [SALBUTAMOL_INHALER, METFORMIN_500MG_TABLETS];
 /// True when the last digit of `id` is the Verhoeff check digit of the
 /// others, as every SNOMED CT (and dm+d) identifier's is.
 pub fn verhoeff_ok(id: u64) -> bool {
-    const D: [[u8; 10]; 10] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-    ];
-    const P: [[u8; 10]; 8] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
-        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
-        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-    ];
-    let mut c = 0u8;
-    let mut n = id;
-    let mut i = 0usize;
-    loop {
-        let digit = (n % 10) as usize;
-        c = D[usize::from(c)][usize::from(P[i % 8][digit])];
-        n /= 10;
-        i += 1;
-        if n == 0 {
-            break;
-        }
-    }
-    c == 0
+    gpes_model::verhoeff_valid(&id.to_string())
 }
 
 #[cfg(test)]

@@ -33,7 +33,6 @@ mod expr;
 mod needs;
 mod parse;
 mod validate;
-mod verhoeff;
 mod yaml;
 
 pub use ast::{
@@ -48,10 +47,10 @@ pub use engine::{
 };
 pub use explain::NULL_NOTE;
 pub use expr::{CmpOp, Expr, ExprKind, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, Unit};
+pub use gpes_model::verhoeff_valid;
 pub use needs::Needs;
 pub use parse::check_sctid;
 pub use validate::MAX_PASSES;
-pub use verhoeff::is_valid as verhoeff_valid;
 pub use yaml::{MAX_ALIAS_EVENTS, MAX_YAML_DEPTH, MAX_YAML_NODES};
 
 use std::fmt;

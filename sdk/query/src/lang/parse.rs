@@ -230,7 +230,7 @@ pub fn check_sctid(code: &str) -> Result<u64, String> {
             "'{code}' is not a SNOMED CT identifier: it starts with 0"
         ));
     }
-    if !super::verhoeff::is_valid(code) {
+    if !gpes_model::verhoeff_valid(code) {
         return Err(format!(
             "'{code}' fails the SNOMED CT (Verhoeff) check digit"
         ));

@@ -1,4 +1,4 @@
-//! The Verhoeff check digit, as SNOMED CT identifiers carry it.
+//! The Verhoeff check digit, as SNOMED CT (and dm+d) identifiers carry it.
 
 const D: [[u8; 10]; 10] = [
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -26,7 +26,7 @@ const P: [[u8; 10]; 8] = [
 
 /// Whether a string of digits (check digit last) passes the Verhoeff check.
 /// Anything that is not all ASCII digits, or is empty, fails.
-pub fn is_valid(digits: &str) -> bool {
+pub fn verhoeff_valid(digits: &str) -> bool {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
@@ -39,7 +39,7 @@ pub fn is_valid(digits: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_valid;
+    use super::verhoeff_valid as is_valid;
 
     #[test]
     fn known_identifiers() {
