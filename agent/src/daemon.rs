@@ -24,6 +24,8 @@ pub struct Daemon {
     buffer: Buffer,
     runner: Runner,
     agent_id: String,
+    /// Practices both configured here and granted at enrollment.
+    practices: Vec<String>,
     test_delay: Option<Duration>,
 }
 
@@ -42,6 +44,24 @@ impl Daemon {
                 tracing::warn!(practice = %p, "the coordinator lets this agent serve a practice the configuration does not list; its jobs are not taken");
             }
         }
+        let practices: Vec<String> = config
+            .practices
+            .iter()
+            .map(|p| p.code.clone())
+            .filter(|code| {
+                let granted = identity.enrollment.practices.contains(code);
+                if !granted {
+                    tracing::error!(practice = %code, "the configuration lists a practice this agent was not enrolled for; ask the operator for a token naming it");
+                }
+                granted
+            })
+            .collect();
+        if practices.is_empty() {
+            anyhow::bail!(
+                "none of the configured practices is one this agent was enrolled for ({}); nothing to do",
+                identity.enrollment.practices.join(", ")
+            );
+        }
         let buffer = Buffer::open(&config.data_dir.join("buffer"))?;
         let uplink = Uplink::new(&identity.enrollment.agent_api, identity.tls.clone())
             .map_err(anyhow::Error::msg)?;
@@ -50,6 +70,7 @@ impl Daemon {
             .and_then(|v| v.parse().ok())
             .map(Duration::from_millis);
         Ok(Daemon {
+            practices,
             runner: Runner::new(&config)?,
             agent_id: identity.enrollment.agent_id.clone(),
             config,
@@ -61,11 +82,7 @@ impl Daemon {
 
     /// The practices to ask jobs for: those both enrolled and configured.
     fn practices(&self) -> Vec<String> {
-        self.config
-            .practices
-            .iter()
-            .map(|p| p.code.clone())
-            .collect()
+        self.practices.clone()
     }
 
     /// Uploads one buffered extract; drops it on a receipt for its hash.

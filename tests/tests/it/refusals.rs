@@ -297,3 +297,21 @@ async fn a_peer_that_does_not_say_its_protocol_version_is_told_so() {
         assert!(body.message.contains(expected), "{}", body.message);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_configured_only_for_practices_it_was_not_enrolled_for_does_not_start() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let data_dir = enroll_only(dir.path(), &token.token).await;
+    let text = gpes_tests::agent_config(
+        &data_dir,
+        &[("B82002", gpes_tests::practice_data("B82002"))],
+        2,
+    );
+    let config =
+        gpes_agent::Config::parse(&text, std::path::Path::new("agent.toml")).expect("config");
+    let identity = gpes_agent::identity::load(&data_dir).expect("identity");
+    let err = gpes_agent::daemon::Daemon::new(config, identity).expect_err("nothing to serve");
+    assert!(err.to_string().contains("enrolled for (A81001)"), "{err}");
+}
