@@ -15,6 +15,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "GPES_GUEST_CSV_EXPORT",
     ),
     (
+        "gpes-plugin-fhir-ndjson",
+        "gpes_plugin_fhir_ndjson.wasm",
+        "GPES_GUEST_FHIR_NDJSON",
+    ),
+    (
         "gpes-test-guests",
         "examples/panic.wasm",
         "GPES_GUEST_PANIC",
@@ -86,7 +91,14 @@ fn main() {
         ])
         .arg("--target-dir")
         .arg(&target_dir)
-        .args(["-p", "gpes-plugin-csv-export", "--lib"])
+        // Cargo takes `--lib` once, for every package named.
+        .args([
+            "-p",
+            "gpes-plugin-csv-export",
+            "-p",
+            "gpes-plugin-fhir-ndjson",
+        ])
+        .arg("--lib")
         .args(["-p", "gpes-test-guests", "--examples"]);
     for var in CLEARED {
         cmd.env_remove(var);

@@ -4,6 +4,8 @@
 
 /// The csv-export supplier plugin (`plugins/csv-export`).
 pub const CSV_EXPORT: &str = env!("GPES_GUEST_CSV_EXPORT");
+/// The FHIR R4 bulk-data (NDJSON) supplier plugin (`plugins/fhir-ndjson`).
+pub const FHIR_NDJSON: &str = env!("GPES_GUEST_FHIR_NDJSON");
 /// Panics in `extract`.
 pub const PANIC: &str = env!("GPES_GUEST_PANIC");
 /// Loops forever in `next-batch`.

@@ -5,8 +5,9 @@ fn main() -> std::process::ExitCode {
     let name = std::env::args().nth(1).unwrap_or_default();
     let path = match name.as_str() {
         "csv-export" => gpes_plugin_artifacts::CSV_EXPORT,
+        "fhir-ndjson" => gpes_plugin_artifacts::FHIR_NDJSON,
         _ => {
-            eprintln!("gpes-guest-path: give a plugin name: csv-export");
+            eprintln!("gpes-guest-path: give a plugin name: csv-export or fhir-ndjson");
             return std::process::ExitCode::from(2);
         }
     };

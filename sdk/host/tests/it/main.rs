@@ -3,5 +3,6 @@
 
 mod common;
 mod extraction;
+mod fhir;
 mod fingerprint;
 mod misbehaviour;

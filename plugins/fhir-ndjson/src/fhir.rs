@@ -1,0 +1,767 @@
+//! The FHIR R4 bulk-data mapping (README.md states it): which files are
+//! opened, and how each resource becomes a record or a counted warning.
+
+use crate::bindings::gpes::plugin::data_source::{self, SourceError};
+use crate::bindings::gpes::plugin::types::{
+    CodeSet, Date as WitDate, Event, ExtractError, Medication, Patient, Precision as WitPrecision,
+    Record, Registration, RegistrationType, Request, Sex, Summary, Table, WarningKind,
+};
+use crate::reader::HostFile;
+use crate::warnings::Warnings;
+use gpes_model::{Date, Precision, days_in_month, is_valid_nhs_number};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io::{BufRead, BufReader, Read};
+
+pub const SNOMED_CT: &str = "http://snomed.info/sct";
+pub const DMD: &str = "https://dmd.nhs.uk";
+pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
+
+/// Longest line read; a longer one is a malformed line (and the rest of it
+/// is skipped), so one bad file cannot take the guest's memory.
+const MAX_LINE: u64 = 16 * 1024 * 1024;
+
+/// What a resource type becomes in the common model.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Patient,
+    Registration,
+    Event,
+    Medication,
+}
+
+fn kind_of(resource_type: &str) -> Option<Kind> {
+    match resource_type {
+        "Patient" => Some(Kind::Patient),
+        "EpisodeOfCare" => Some(Kind::Registration),
+        "Condition" | "Observation" | "Immunization" => Some(Kind::Event),
+        "MedicationRequest" | "MedicationStatement" => Some(Kind::Medication),
+        _ => None,
+    }
+}
+
+/// A date window, bounds inclusive; `None` is unbounded.
+type Window = (Option<Date>, Option<Date>);
+
+/// Codes wanted from one table, each with the date windows asked for it.
+#[derive(Default)]
+struct CodeFilter {
+    /// Whole table wanted.
+    all: bool,
+    windows: HashMap<u64, Vec<Window>>,
+}
+
+impl CodeFilter {
+    fn wants_code(&self, code: u64) -> bool {
+        self.all || self.windows.contains_key(&code)
+    }
+
+    fn wants(&self, code: u64, date: Date) -> bool {
+        self.all
+            || self.windows.get(&code).is_some_and(|ws| {
+                ws.iter().any(|(from, to)| {
+                    from.is_none_or(|f| date >= f) && to.is_none_or(|t| date <= t)
+                })
+            })
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.all && self.windows.is_empty()
+    }
+}
+
+fn from_wit(d: &WitDate) -> Option<Date> {
+    let precision = match d.precision {
+        WitPrecision::Day => Precision::Day,
+        WitPrecision::Month => Precision::Month,
+        WitPrecision::Year => Precision::Year,
+    };
+    Date::new(d.year, d.month, d.day, precision).ok()
+}
+
+fn to_wit(d: Date) -> WitDate {
+    WitDate {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+        precision: match d.precision {
+            Precision::Day => WitPrecision::Day,
+            Precision::Month => WitPrecision::Month,
+            Precision::Year => WitPrecision::Year,
+        },
+    }
+}
+
+fn add_code_set(filter: &mut CodeFilter, set: &CodeSet) -> Result<(), ExtractError> {
+    let bound = |d: &Option<WitDate>| -> Result<Option<Date>, ExtractError> {
+        d.as_ref()
+            .map(|d| {
+                from_wit(d).ok_or_else(|| ExtractError {
+                    message: format!(
+                        "the request has a code set with an impossible date bound {}-{}-{}",
+                        d.year, d.month, d.day
+                    ),
+                    file: None,
+                })
+            })
+            .transpose()
+    };
+    let window = (bound(&set.earliest)?, bound(&set.latest)?);
+    for code in &set.codes {
+        filter.windows.entry(*code).or_default().push(window);
+    }
+    Ok(())
+}
+
+fn fail(file: &str, message: String) -> ExtractError {
+    ExtractError {
+        message: format!("{file}: {message}"),
+        file: Some(file.to_owned()),
+    }
+}
+
+/// A resource that could not be used: the warning's kind and its reason,
+/// which names the resource type (the reason is the warning's message, and
+/// warnings are counted by kind, file and reason).
+type Skip = (WarningKind, String);
+
+fn skip<T>(kind: WarningKind, reason: String) -> Result<T, Skip> {
+    Err((kind, reason))
+}
+
+/// Follows a dotted path of object keys.
+fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, key| v.get(key))
+}
+
+fn text<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    at(v, path)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// A FHIR date or dateTime as written: a dateTime keeps its own local date
+/// (the part before `T`), never shifted to UTC; `YYYY` and `YYYY-MM` keep
+/// their precision.
+pub fn fhir_date(s: &str) -> Option<Date> {
+    let date = s.split_once('T').map_or(s, |(d, _)| d);
+    Date::parse_iso(date.trim()).ok()
+}
+
+/// The patient id of a reference `Patient/ID` (or `Patient/ID/_history/n`)
+/// or `urn:uuid:ID`.
+fn patient_id<'a>(resource_type: &str, v: &'a Value, field: &str) -> Result<&'a str, Skip> {
+    let reference = at(v, field)
+        .and_then(|r| r.get("reference"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let id = if let Some(rest) = reference.strip_prefix("Patient/") {
+        rest.split('/').next().unwrap_or("")
+    } else {
+        reference.strip_prefix("urn:uuid:").unwrap_or_default()
+    };
+    if id.is_empty() {
+        return skip(
+            WarningKind::Other,
+            format!("{resource_type}: no patient reference (Patient/ID or urn:uuid:ID)"),
+        );
+    }
+    Ok(id)
+}
+
+/// The first of `fields` that is present, as a date.
+fn first_date(resource_type: &str, v: &Value, fields: &[&str]) -> Result<Date, Skip> {
+    for field in fields {
+        if let Some(s) = text(v, field) {
+            return fhir_date(s).ok_or_else(|| {
+                (
+                    WarningKind::BadDate,
+                    format!("{resource_type}: {field} is not a date"),
+                )
+            });
+        }
+    }
+    skip(WarningKind::BadDate, format!("{resource_type}: no date"))
+}
+
+fn codings(concept: Option<&Value>) -> &[Value] {
+    concept
+        .and_then(|c| c.get("coding"))
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The code of the first coding of `system`, as a positive integer.
+fn first_code(
+    resource_type: &str,
+    concept: Option<&Value>,
+    system: &str,
+    system_name: &str,
+) -> Result<Option<u64>, Skip> {
+    let Some(coding) = codings(concept)
+        .iter()
+        .find(|c| c.get("system").and_then(Value::as_str) == Some(system))
+    else {
+        return Ok(None);
+    };
+    match coding
+        .get("code")
+        .and_then(Value::as_str)
+        .map(|c| c.trim().parse::<u64>())
+    {
+        Some(Ok(code)) if code > 0 => Ok(Some(code)),
+        _ => skip(
+            WarningKind::UnmappableCode,
+            format!("{resource_type}: {system_name} code is not a concept id"),
+        ),
+    }
+}
+
+/// Resources marked as recorded in error are left out.
+fn entered_in_error(v: &Value) -> bool {
+    v.get("status").and_then(Value::as_str) == Some("entered-in-error")
+        || codings(v.get("verificationStatus"))
+            .iter()
+            .any(|c| c.get("code").and_then(Value::as_str) == Some("entered-in-error"))
+}
+
+/// The day after a whole date.
+fn next_day(d: Date) -> Date {
+    let (year, month, day) = if d.day < days_in_month(d.year, d.month) {
+        (d.year, d.month, d.day + 1)
+    } else if d.month < 12 {
+        (d.year, d.month + 1, 1)
+    } else {
+        (d.year + 1, 1, 1)
+    };
+    Date::ymd(year, month, day).unwrap_or(d)
+}
+
+struct OpenFile {
+    name: String,
+    reader: BufReader<HostFile>,
+    line: u64,
+}
+
+pub struct Extractor {
+    /// Files still to read, in the data source's (sorted) order.
+    pending: VecDeque<String>,
+    current: Option<OpenFile>,
+    patients: bool,
+    registrations: bool,
+    events: CodeFilter,
+    medications: CodeFilter,
+    seen_patients: HashSet<String>,
+    warnings: Warnings,
+    buf: Vec<u8>,
+    records_read: u64,
+    records_mapped: u64,
+}
+
+impl Extractor {
+    /// Lists the export and chooses the files the request needs; files of
+    /// resource types the adapter does not use are not opened, and counted
+    /// once per type.
+    pub fn open(request: &Request) -> Result<Extractor, ExtractError> {
+        let mut events = CodeFilter::default();
+        let mut medications = CodeFilter::default();
+        for t in &request.tables {
+            match t {
+                Table::Events => events.all = true,
+                Table::Medications => medications.all = true,
+                Table::Patients | Table::Registrations => {}
+            }
+        }
+        for set in &request.code_sets {
+            match set.table {
+                Table::Events => add_code_set(&mut events, set)?,
+                Table::Medications => add_code_set(&mut medications, set)?,
+                Table::Patients | Table::Registrations => {}
+            }
+        }
+        let mut extractor = Extractor {
+            pending: VecDeque::new(),
+            current: None,
+            patients: request.tables.contains(&Table::Patients),
+            registrations: request.tables.contains(&Table::Registrations),
+            events,
+            medications,
+            seen_patients: HashSet::new(),
+            warnings: Warnings::default(),
+            buf: Vec::new(),
+            records_read: 0,
+            records_mapped: 0,
+        };
+        let names = data_source::list().map_err(|e| ExtractError {
+            message: format!(
+                "could not list the export's files: {}",
+                match e {
+                    SourceError::NotFound(m) | SourceError::Io(m) => m,
+                }
+            ),
+            file: None,
+        })?;
+        // Files not used, by message: (first file, number of files).
+        let mut unused: BTreeMap<String, (String, u64)> = BTreeMap::new();
+        let mut patient_files = 0;
+        for name in names {
+            let Some(stem) = name.strip_suffix(".ndjson") else {
+                continue;
+            };
+            let resource_type = stem.split('.').next().unwrap_or("");
+            match kind_of(resource_type) {
+                Some(kind) => {
+                    if kind == Kind::Patient {
+                        patient_files += 1;
+                    }
+                    if extractor.wants_kind(kind) {
+                        extractor.pending.push_back(name);
+                    }
+                }
+                None => {
+                    let message = if resource_type.starts_with(|c: char| c.is_ascii_uppercase()) {
+                        format!("{resource_type}: not used (file not opened)")
+                    } else {
+                        // Such as the export's own `log.ndjson`.
+                        format!("{name}: not a FHIR resource file (not opened)")
+                    };
+                    unused
+                        .entry(message)
+                        .and_modify(|(_, n)| *n += 1)
+                        .or_insert((name, 1));
+                }
+            }
+        }
+        if extractor.patients && patient_files == 0 {
+            return Err(ExtractError {
+                message: "the export has no Patient file (Patient.*.ndjson); a bulk export of a \
+                          practice must hold its patients"
+                    .into(),
+                file: None,
+            });
+        }
+        for (message, (file, count)) in unused {
+            extractor
+                .warnings
+                .add_many(WarningKind::Other, &file, count, message);
+        }
+        Ok(extractor)
+    }
+
+    fn wants_kind(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Patient => self.patients,
+            Kind::Registration => self.registrations,
+            Kind::Event => !self.events.is_empty(),
+            Kind::Medication => !self.medications.is_empty(),
+        }
+    }
+
+    pub fn next_batch(&mut self, max: usize) -> Result<Option<Vec<Record>>, ExtractError> {
+        let mut batch = Vec::with_capacity(max);
+        while batch.len() < max {
+            let Some(open) = self.current.as_mut() else {
+                let Some(name) = self.pending.pop_front() else {
+                    break;
+                };
+                let file = data_source::open(&name).map_err(|e| match e {
+                    SourceError::NotFound(_) => fail(&name, "was listed but is missing".into()),
+                    SourceError::Io(m) => fail(&name, format!("could not be read: {m}")),
+                })?;
+                self.current = Some(OpenFile {
+                    reader: BufReader::with_capacity(64 * 1024, HostFile::new(file)),
+                    name,
+                    line: 0,
+                });
+                continue;
+            };
+            self.buf.clear();
+            let n = (&mut open.reader)
+                .take(MAX_LINE)
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| fail(&open.name, format!("could not be read: {e}")))?;
+            if n == 0 {
+                self.current = None;
+                continue;
+            }
+            open.line += 1;
+            let line = open.line;
+            let name = open.name.clone();
+            if self.buf.last() != Some(&b'\n') && n as u64 == MAX_LINE {
+                // Skip the rest of an over-long line.
+                loop {
+                    self.buf.clear();
+                    let m = (&mut open.reader)
+                        .take(MAX_LINE)
+                        .read_until(b'\n', &mut self.buf)
+                        .map_err(|e| fail(&name, format!("could not be read: {e}")))?;
+                    if m == 0 || self.buf.last() == Some(&b'\n') {
+                        break;
+                    }
+                }
+                self.records_read += 1;
+                self.warnings.add(
+                    WarningKind::MalformedLine,
+                    &name,
+                    line,
+                    "malformed line",
+                    || format!("malformed line: longer than {MAX_LINE} bytes"),
+                );
+                continue;
+            }
+            if self.buf.trim_ascii().is_empty() {
+                continue;
+            }
+            self.records_read += 1;
+            let value = match serde_json::from_slice::<Value>(&self.buf) {
+                Ok(v) if v.is_object() => v,
+                Ok(_) => {
+                    self.warnings.add(
+                        WarningKind::MalformedLine,
+                        &name,
+                        line,
+                        "malformed line",
+                        || "malformed line: not a JSON object".into(),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    self.warnings.add(
+                        WarningKind::MalformedLine,
+                        &name,
+                        line,
+                        "malformed line",
+                        || format!("malformed line: not valid JSON ({e})"),
+                    );
+                    continue;
+                }
+            };
+            match self.map_resource(&name, line, &value) {
+                Ok(Some(record)) => {
+                    self.records_mapped += 1;
+                    batch.push(record);
+                }
+                Ok(None) => {}
+                Err((kind, reason)) => {
+                    self.warnings
+                        .add(kind, &name, line, &reason, || reason.clone());
+                }
+            }
+        }
+        Ok(
+            if batch.is_empty() && self.current.is_none() && self.pending.is_empty() {
+                None
+            } else {
+                Some(batch)
+            },
+        )
+    }
+
+    fn map_resource(&mut self, file: &str, line: u64, v: &Value) -> Result<Option<Record>, Skip> {
+        let Some(rt) = text(v, "resourceType") else {
+            return skip(
+                WarningKind::MalformedLine,
+                "malformed line: no resourceType".into(),
+            );
+        };
+        let Some(kind) = kind_of(rt) else {
+            return skip(WarningKind::Other, format!("{rt}: not used"));
+        };
+        if !self.wants_kind(kind) {
+            return Ok(None);
+        }
+        if entered_in_error(v) {
+            return skip(WarningKind::Other, format!("{rt}: entered in error"));
+        }
+        match kind {
+            Kind::Patient => self.patient(file, line, v).map(Some),
+            Kind::Registration => registration(v).map(Some),
+            Kind::Event => self.event(rt, v),
+            Kind::Medication => self.medication(rt, v),
+        }
+    }
+
+    /// A Patient. A bad NHS number, date or gender is dropped from the
+    /// record with a warning, and the patient kept.
+    fn patient(&mut self, file: &str, line: u64, v: &Value) -> Result<Record, Skip> {
+        let Some(id) = text(v, "id") else {
+            return skip(WarningKind::Other, "Patient: no id".into());
+        };
+        if !self.seen_patients.insert(id.to_owned()) {
+            return skip(
+                WarningKind::DuplicatePatient,
+                "Patient: id appeared on an earlier line; this one is left out".into(),
+            );
+        }
+        let mut warn = |kind, reason: &str| {
+            self.warnings
+                .add(kind, file, line, reason, || reason.to_owned())
+        };
+        let nhs = v
+            .get("identifier")
+            .and_then(Value::as_array)
+            .and_then(|ids| {
+                ids.iter()
+                    .find(|i| i.get("system").and_then(Value::as_str) == Some(NHS_NUMBER))
+            })
+            .and_then(|i| text(i, "value"))
+            .map(|n| n.replace(' ', ""));
+        let nhs_number = match nhs {
+            Some(n) if is_valid_nhs_number(&n) => Some(n),
+            Some(_) => {
+                warn(
+                    WarningKind::BadNhsNumber,
+                    "Patient: NHS number fails the modulus 11 check; left out",
+                );
+                None
+            }
+            None => None,
+        };
+        let date_of_birth = match text(v, "birthDate") {
+            Some(s) => match Date::parse_iso(s) {
+                Ok(d) => Some(to_wit(d)),
+                Err(_) => {
+                    warn(
+                        WarningKind::BadDate,
+                        "Patient: birthDate is not a date; left out",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let date_of_death = match text(v, "deceasedDateTime") {
+            Some(s) => match fhir_date(s) {
+                Some(d) => Some(to_wit(d)),
+                None => {
+                    warn(
+                        WarningKind::BadDate,
+                        "Patient: deceasedDateTime is not a date; left out",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let sex = match text(v, "gender") {
+            Some("male") => Sex::Male,
+            Some("female") => Sex::Female,
+            Some("other") => Sex::Other,
+            Some("unknown") | None => Sex::Unknown,
+            Some(_) => {
+                warn(
+                    WarningKind::BadValue,
+                    "Patient: gender is not male, female, other or unknown; recorded as unknown",
+                );
+                Sex::Unknown
+            }
+        };
+        let postcode = v
+            .get("address")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find_map(|a| text(a, "postalCode")))
+            .map(str::to_owned);
+        Ok(Record::Patient(Patient {
+            id: id.to_owned(),
+            nhs_number,
+            date_of_birth,
+            sex,
+            postcode,
+            date_of_death,
+        }))
+    }
+
+    /// A Condition, Observation or Immunization. Checked in this order:
+    /// SNOMED CT code, then patient, then date.
+    fn event(&self, rt: &str, v: &Value) -> Result<Option<Record>, Skip> {
+        let (concept, patient_field, dates): (_, _, &[&str]) = match rt {
+            "Condition" => (
+                v.get("code"),
+                "subject",
+                &["onsetDateTime", "onsetPeriod.start", "recordedDate"],
+            ),
+            "Observation" => (
+                v.get("code"),
+                "subject",
+                &[
+                    "effectiveDateTime",
+                    "effectivePeriod.start",
+                    "effectiveInstant",
+                    "issued",
+                ],
+            ),
+            _ => (
+                v.get("vaccineCode"),
+                "patient",
+                &["occurrenceDateTime", "recorded"],
+            ),
+        };
+        if rt == "Immunization" && text(v, "status") == Some("not-done") {
+            return skip(WarningKind::Other, "Immunization: not done".into());
+        }
+        let Some(code) = first_code(rt, concept, SNOMED_CT, "SNOMED CT")? else {
+            return skip(
+                WarningKind::UnknownCodeSystem,
+                format!("{rt}: no SNOMED CT coding"),
+            );
+        };
+        // Filtering at the source: a code the request does not want at any
+        // date is skipped before any other work.
+        if !self.events.wants_code(code) {
+            return Ok(None);
+        }
+        let patient_id = patient_id(rt, v, patient_field)?;
+        let date = first_date(rt, v, dates)?;
+        if !self.events.wants(code, date) {
+            return Ok(None);
+        }
+        let (value, unit) = match v.get("valueQuantity") {
+            Some(q) if rt == "Observation" => (
+                q.get("value").and_then(Value::as_f64),
+                text(q, "unit")
+                    .or_else(|| text(q, "code"))
+                    .map(str::to_owned),
+            ),
+            _ => (None, None),
+        };
+        Ok(Some(Record::Event(Event {
+            patient_id: patient_id.to_owned(),
+            date: to_wit(date),
+            code,
+            value,
+            unit,
+        })))
+    }
+
+    /// A MedicationRequest or MedicationStatement. Checked in this order:
+    /// dm+d code, then patient, then date.
+    fn medication(&self, rt: &str, v: &Value) -> Result<Option<Record>, Skip> {
+        let concept = v.get("medicationCodeableConcept");
+        let Some(code) = first_code(rt, concept, DMD, "dm+d")? else {
+            let all = codings(concept);
+            let reason = if !all.is_empty()
+                && all
+                    .iter()
+                    .all(|c| c.get("system").and_then(Value::as_str) == Some(RXNORM))
+            {
+                format!("{rt}: no dm+d coding (RxNorm only)")
+            } else if concept.is_none() && v.get("medicationReference").is_some() {
+                format!("{rt}: medication given by reference (not followed)")
+            } else {
+                format!("{rt}: no dm+d coding")
+            };
+            return skip(WarningKind::UnknownCodeSystem, reason);
+        };
+        if !self.medications.wants_code(code) {
+            return Ok(None);
+        }
+        let (dates, quantity): (&[&str], _) = if rt == "MedicationRequest" {
+            (
+                &["authoredOn"],
+                at(v, "dispenseRequest.quantity.value").and_then(Value::as_f64),
+            )
+        } else {
+            (
+                &["effectiveDateTime", "effectivePeriod.start", "dateAsserted"],
+                None,
+            )
+        };
+        let patient_id = patient_id(rt, v, "subject")?;
+        let date = first_date(rt, v, dates)?;
+        if !self.medications.wants(code, date) {
+            return Ok(None);
+        }
+        Ok(Some(Record::Medication(Medication {
+            patient_id: patient_id.to_owned(),
+            date: to_wit(date),
+            code,
+            quantity,
+        })))
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            records_read: self.records_read,
+            records_mapped: self.records_mapped,
+            warnings: self.warnings.to_vec(),
+        }
+    }
+}
+
+/// An EpisodeOfCare as a registration: see README.md.
+fn registration(v: &Value) -> Result<Record, Skip> {
+    const RT: &str = "EpisodeOfCare";
+    let status = text(v, "status").unwrap_or("");
+    if matches!(status, "planned" | "waitlist" | "cancelled") {
+        return skip(
+            WarningKind::Other,
+            format!("{RT}: status {status}, not a registration"),
+        );
+    }
+    let patient_id = patient_id(RT, v, "patient")?;
+    let Some(practice) = text(v, "managingOrganization.identifier.value") else {
+        return skip(
+            WarningKind::Other,
+            format!("{RT}: no managingOrganization identifier (practice code)"),
+        );
+    };
+    let whole = |field: &str| -> Result<Option<Date>, Skip> {
+        match text(v, field) {
+            None => Ok(None),
+            Some(s) => match fhir_date(s) {
+                Some(d) if d.precision == Precision::Day => Ok(Some(d)),
+                _ => skip(
+                    WarningKind::BadDate,
+                    format!("{RT}: {field} is not a whole date"),
+                ),
+            },
+        }
+    };
+    let Some(start) = whole("period.start")? else {
+        return skip(WarningKind::BadDate, format!("{RT}: no period.start"));
+    };
+    let last = whole("period.end")?;
+    if status == "finished" && last.is_none() {
+        return skip(
+            WarningKind::BadDate,
+            format!("{RT}: finished with no period.end"),
+        );
+    }
+    if let Some(last) = last
+        && last < start
+    {
+        return skip(
+            WarningKind::BadDate,
+            format!("{RT}: period ends before it starts"),
+        );
+    }
+    let temporary = v
+        .get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|types| {
+            types.iter().any(|t| {
+                codings(Some(t)).iter().any(|c| {
+                    ["code", "display"].iter().any(|k| {
+                        c.get(*k)
+                            .and_then(Value::as_str)
+                            .is_some_and(|s| s.to_ascii_lowercase().contains("temporary"))
+                    })
+                })
+            })
+        });
+    Ok(Record::Registration(Registration {
+        patient_id: patient_id.to_owned(),
+        practice: practice.to_owned(),
+        start: to_wit(start),
+        // FHIR's period end is the last day registered; the model's end is
+        // the first day no longer registered.
+        end: last.map(|d| to_wit(next_day(d))),
+        kind: if temporary {
+            RegistrationType::Temporary
+        } else {
+            RegistrationType::Regular
+        },
+    }))
+}

@@ -1,0 +1,502 @@
+//! The FHIR R4 bulk-data (NDJSON) plugin, over a real Synthea export (the
+//! shared fixture) and over small hand-made folders.
+
+use crate::common::*;
+use gpes_host::{Extraction, Limits};
+use gpes_model::{
+    CodeSet, Date, Precision, Record, RegistrationType, Request, Sex, Table, WarningKind,
+};
+use std::path::{Path, PathBuf};
+
+fn fixture() -> Option<PathBuf> {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/synthea-bulk-10");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let message = format!(
+        "the Synthea bulk-export fixture is absent ({}); the FHIR plugin was NOT tested against it",
+        dir.display()
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{message}");
+    }
+    eprintln!("{message}");
+    None
+}
+
+fn all_tables() -> Request {
+    Request {
+        practice: PRACTICE.into(),
+        tables: Table::ALL.to_vec(),
+        code_sets: vec![],
+    }
+}
+
+async fn extract(root: &Path, request: &Request) -> (Vec<Record>, Extraction) {
+    let mut records = Vec::new();
+    let extraction = plugin(gpes_plugin_artifacts::FHIR_NDJSON)
+        .extract(root, request, &Limits::default(), |r| records.push(r))
+        .await
+        .expect("the extraction succeeds");
+    (records, extraction)
+}
+
+/// The warnings as (file, kind, count, first line, message), sorted.
+fn warnings(extraction: &Extraction) -> Vec<(String, WarningKind, u64, u64, String)> {
+    let mut w: Vec<_> = extraction
+        .summary
+        .warnings
+        .iter()
+        .map(|w| (w.file.clone(), w.kind, w.count, w.line, w.message.clone()))
+        .collect();
+    w.sort_by(|a, b| (&a.0, &a.4).cmp(&(&b.0, &b.4)));
+    w
+}
+
+fn owned(
+    rows: &[(&str, WarningKind, u64, u64, &str)],
+) -> Vec<(String, WarningKind, u64, u64, String)> {
+    rows.iter()
+        .map(|(f, k, c, l, m)| (f.to_string(), *k, *c, *l, m.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn describe_says_what_the_fhir_plugin_is() {
+    let info = plugin(gpes_plugin_artifacts::FHIR_NDJSON)
+        .describe(&Limits::default())
+        .await
+        .expect("describe works");
+    assert_eq!(info.name, "fhir-ndjson");
+    assert_eq!(info.data_model_version, gpes_model::DATA_MODEL_VERSION);
+}
+
+#[tokio::test]
+async fn maps_the_synthea_bulk_export_as_counted_by_hand() {
+    let Some(dir) = fixture() else {
+        return;
+    };
+    let (records, extraction) = extract(&dir, &all_tables()).await;
+
+    // The table below was computed independently of the plugin, with
+    // python3's json module over the NDJSON files (and cross-checked with
+    // `wc -l` and `grep -c`):
+    //   Patient.000.ndjson            13 lines, 13 patients, none without id
+    //   Condition.000.ndjson         555 lines, every one with one SNOMED CT
+    //                                coding (positive integer code), a
+    //                                `Patient/` subject and an onsetDateTime
+    //   Immunization.000.ndjson      161 lines, every vaccineCode CVX only
+    //                                (0 lines mention snomed.info/sct)
+    //   MedicationRequest.000.ndjson 1745 lines, every medication coded in
+    //                                RxNorm only (0 lines mention dmd.nhs.uk)
+    //   AllergyIntolerance, Encounter, Organization: types the plugin does
+    //   not use, one file each; log.ndjson: the export's own log.
+    // So resources read = 13 + 555 + 161 + 1745 = 2474, and records mapped =
+    // 13 patients + 555 events = 568; no Observation or EpisodeOfCare file.
+    assert_eq!(extraction.summary.records_read, 2474);
+    assert_eq!(extraction.summary.records_mapped, 568);
+    assert_eq!(extraction.records, 568);
+    assert_eq!(records.len(), 568);
+    let count = |t: Table| records.iter().filter(|r| r.table() == t).count();
+    assert_eq!(count(Table::Patients), 13);
+    assert_eq!(count(Table::Events), 555);
+    assert_eq!(count(Table::Registrations), 0);
+    assert_eq!(count(Table::Medications), 0);
+
+    use WarningKind::{Other, UnknownCodeSystem};
+    assert_eq!(
+        warnings(&extraction),
+        owned(&[
+            (
+                "AllergyIntolerance.000.ndjson",
+                Other,
+                1,
+                0,
+                "AllergyIntolerance: not used (file not opened)",
+            ),
+            (
+                "Encounter.000.ndjson",
+                Other,
+                1,
+                0,
+                "Encounter: not used (file not opened)",
+            ),
+            (
+                "Immunization.000.ndjson",
+                UnknownCodeSystem,
+                161,
+                1,
+                "Immunization: no SNOMED CT coding",
+            ),
+            (
+                "MedicationRequest.000.ndjson",
+                UnknownCodeSystem,
+                1745,
+                1,
+                "MedicationRequest: no dm+d coding (RxNorm only)",
+            ),
+            (
+                "Organization.000.ndjson",
+                Other,
+                1,
+                0,
+                "Organization: not used (file not opened)",
+            ),
+            (
+                "log.ndjson",
+                Other,
+                1,
+                0,
+                "log.ndjson: not a FHIR resource file (not opened)",
+            ),
+        ])
+    );
+
+    // Only the files of resource types in use were opened.
+    let names: Vec<&str> = extraction
+        .fingerprint
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Condition.000.ndjson",
+            "Immunization.000.ndjson",
+            "MedicationRequest.000.ndjson",
+            "Patient.000.ndjson",
+        ]
+    );
+
+    // Patient 129c6ac7 (line 1, read by hand): female, born 1927-05-21,
+    // died "1989-05-09T20:35:22-04:00" (a UTC shift would give 05-10),
+    // postcode 66801, no NHS number.
+    let p = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Patient(p) if p.id == "129c6ac7-8d06-89de-ad63-0204a93e76c3" => Some(p),
+            _ => None,
+        })
+        .expect("patient 129c6ac7 is mapped");
+    assert_eq!(p.sex, Sex::Female);
+    assert_eq!(
+        p.date_of_birth,
+        Some(Date::ymd(1927, 5, 21).expect("valid"))
+    );
+    assert_eq!(p.date_of_death, Some(Date::ymd(1989, 5, 9).expect("valid")));
+    assert_eq!(p.postcode.as_deref(), Some("66801"));
+    assert_eq!(p.nhs_number, None);
+    // Condition line 1: sepsis (91302008), onset "1976-01-19T22:58:16-05:00"
+    // (in UTC it would be the 20th).
+    assert!(records.iter().any(|r| matches!(r,
+        Record::Event(e) if e.patient_id == "129c6ac7-8d06-89de-ad63-0204a93e76c3"
+            && e.code == 91302008
+            && e.date == Date::ymd(1976, 1, 19).expect("valid"))));
+}
+
+/// A small export written by hand; each line's purpose is beside it.
+fn hand_made() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, lines: &[&str]| {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(dir.path().join(name), text).expect("write");
+    };
+    write(
+        "Patient.000.ndjson",
+        &[
+            // 1: a valid NHS number (NHS Digital's example), a month-precision
+            // birth date, a death date-time with an offset.
+            r#"{"resourceType":"Patient","id":"p1","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}],"gender":"male","birthDate":"1950-07","deceasedDateTime":"2024-03-31T23:30:00-05:00","address":[{"postalCode":"LS1 4AP"}]}"#,
+            // 2: an NHS number failing the modulus 11 check.
+            r#"{"resourceType":"Patient","id":"p2","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"1234567890"}],"gender":"female","birthDate":"1980"}"#,
+            // 3: not JSON.
+            r#"{"resourceType":"Patient","id":"p3""#,
+        ],
+    );
+    write(
+        "Condition.000.ndjson",
+        &[
+            // 1: a non-SNOMED coding first, then SNOMED; onset with an offset.
+            r#"{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"E11"},{"system":"http://snomed.info/sct","code":"44054006"}]},"subject":{"reference":"Patient/p1"},"onsetDateTime":"2024-03-31T23:30:00-05:00"}"#,
+            // 2: a urn:uuid subject; only a recordedDate.
+            r#"{"resourceType":"Condition","code":{"coding":[{"system":"http://snomed.info/sct","code":"38341003"}]},"subject":{"reference":"urn:uuid:p2"},"recordedDate":"2023-01-01"}"#,
+            // 3: ICD-10 only.
+            r#"{"resourceType":"Condition","code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"I10"}]},"subject":{"reference":"Patient/p2"},"onsetDateTime":"2023-01-01"}"#,
+        ],
+    );
+    write(
+        "Observation.000.ndjson",
+        &[
+            // 1: systolic blood pressure with a value.
+            r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://snomed.info/sct","code":"271649006"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-01-05T10:00:00+01:00","valueQuantity":{"value":140,"unit":"mmHg"}}"#,
+            // 2: no date at all.
+            r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://snomed.info/sct","code":"271649006"}]},"subject":{"reference":"Patient/p2"}}"#,
+        ],
+    );
+    write(
+        "MedicationRequest.000.ndjson",
+        &[
+            // 1: dm+d, with a quantity.
+            r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"https://dmd.nhs.uk","code":"39732311000001104"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01","dispenseRequest":{"quantity":{"value":28}}}"#,
+            // 2: RxNorm only.
+            r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"314076"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01"}"#,
+        ],
+    );
+    write(
+        "EpisodeOfCare.000.ndjson",
+        &[
+            // 1: an open regular registration.
+            r#"{"resourceType":"EpisodeOfCare","status":"active","patient":{"reference":"Patient/p1"},"managingOrganization":{"identifier":{"value":"A81001"}},"period":{"start":"2010-01-01"}}"#,
+            // 2: a finished temporary one; FHIR's end is the last day.
+            r#"{"resourceType":"EpisodeOfCare","status":"finished","type":[{"coding":[{"display":"Temporary resident"}]}],"patient":{"reference":"Patient/p2"},"managingOrganization":{"identifier":{"value":"A81001"}},"period":{"start":"2000-01-01","end":"2020-12-31"}}"#,
+        ],
+    );
+    write(
+        "Encounter.000.ndjson",
+        &[r#"{"resourceType":"Encounter","id":"e1"}"#],
+    );
+    dir
+}
+
+#[tokio::test]
+async fn maps_a_hand_made_export_with_its_warnings() {
+    let dir = hand_made();
+    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    // Read: 3 conditions, 2 episodes, 2 medication requests, 2 observations,
+    // 3 patient lines; mapped: 2 + 2 + 1 + 1 + 2.
+    assert_eq!(extraction.summary.records_read, 12);
+    assert_eq!(extraction.summary.records_mapped, 8);
+    assert_eq!(records.len(), 8);
+
+    let patient = |id: &str| {
+        records
+            .iter()
+            .find_map(|r| match r {
+                Record::Patient(p) if p.id == id => Some(p.clone()),
+                _ => None,
+            })
+            .expect("patient mapped")
+    };
+    let p1 = patient("p1");
+    assert_eq!(p1.nhs_number.as_deref(), Some("9434765919"));
+    assert_eq!(
+        p1.date_of_birth,
+        Some(Date::new(1950, 7, 1, Precision::Month).expect("valid"))
+    );
+    // 23:30 at -05:00 is 04:30 on 1 April in UTC: the local date is kept.
+    assert_eq!(
+        p1.date_of_death,
+        Some(Date::ymd(2024, 3, 31).expect("valid"))
+    );
+    assert_eq!(p1.postcode.as_deref(), Some("LS1 4AP"));
+    assert_eq!(p1.sex, Sex::Male);
+    let p2 = patient("p2");
+    assert_eq!(p2.nhs_number, None, "an invalid NHS number is left out");
+    assert_eq!(
+        p2.date_of_birth,
+        Some(Date::new(1980, 1, 1, Precision::Year).expect("valid"))
+    );
+
+    let mut events: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Event(e) => Some((
+                e.patient_id.clone(),
+                e.code,
+                e.date.to_string(),
+                e.value,
+                e.unit.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    events.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    assert_eq!(
+        events,
+        [
+            ("p1".into(), 44054006, "2024-03-31".into(), None, None),
+            (
+                "p1".into(),
+                271649006,
+                "2024-01-05".into(),
+                Some(140.0),
+                Some("mmHg".into())
+            ),
+            ("p2".into(), 38341003, "2023-01-01".into(), None, None),
+        ]
+    );
+    let meds: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Medication(m) => Some((m.patient_id.clone(), m.code, m.quantity)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(meds, [("p1".into(), 39732311000001104, Some(28.0))]);
+    let mut regs: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Registration(g) => Some((
+                g.patient_id.clone(),
+                g.practice.clone(),
+                g.start.to_string(),
+                g.end.map(|d| d.to_string()),
+                g.kind,
+            )),
+            _ => None,
+        })
+        .collect();
+    regs.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        regs,
+        [
+            (
+                "p1".into(),
+                "A81001".into(),
+                "2010-01-01".into(),
+                None,
+                RegistrationType::Regular
+            ),
+            (
+                "p2".into(),
+                "A81001".into(),
+                "2000-01-01".into(),
+                Some("2021-01-01".into()),
+                RegistrationType::Temporary
+            ),
+        ]
+    );
+
+    use WarningKind::*;
+    let without_malformed: Vec<_> = warnings(&extraction)
+        .into_iter()
+        .filter(|w| w.1 != MalformedLine)
+        .collect();
+    assert_eq!(
+        without_malformed,
+        owned(&[
+            (
+                "Condition.000.ndjson",
+                UnknownCodeSystem,
+                1,
+                3,
+                "Condition: no SNOMED CT coding",
+            ),
+            (
+                "Encounter.000.ndjson",
+                Other,
+                1,
+                0,
+                "Encounter: not used (file not opened)",
+            ),
+            (
+                "MedicationRequest.000.ndjson",
+                UnknownCodeSystem,
+                1,
+                2,
+                "MedicationRequest: no dm+d coding (RxNorm only)",
+            ),
+            (
+                "Observation.000.ndjson",
+                BadDate,
+                1,
+                2,
+                "Observation: no date",
+            ),
+            (
+                "Patient.000.ndjson",
+                BadNhsNumber,
+                1,
+                2,
+                "Patient: NHS number fails the modulus 11 check; left out",
+            ),
+        ])
+    );
+    let malformed: Vec<_> = extraction
+        .summary
+        .warnings
+        .iter()
+        .filter(|w| w.kind == MalformedLine)
+        .collect();
+    assert_eq!(malformed.len(), 1);
+    assert_eq!(
+        (
+            malformed[0].file.as_str(),
+            malformed[0].line,
+            malformed[0].count
+        ),
+        ("Patient.000.ndjson", 3, 1)
+    );
+    assert!(
+        malformed[0]
+            .message
+            .starts_with("malformed line: not valid JSON"),
+        "{}",
+        malformed[0].message
+    );
+}
+
+#[tokio::test]
+async fn events_are_filtered_by_code_set_and_window_at_the_source() {
+    let dir = hand_made();
+    let request = Request {
+        practice: PRACTICE.into(),
+        tables: vec![Table::Patients],
+        code_sets: vec![CodeSet {
+            table: Table::Events,
+            // Diabetes (44054006) and hypertension (38341003), from 2024.
+            codes: vec![44054006, 38341003],
+            earliest: Some(Date::ymd(2024, 1, 1).expect("valid")),
+            latest: Some(Date::ymd(2024, 12, 31).expect("valid")),
+            policy: false,
+        }],
+    };
+    let (records, extraction) = extract(dir.path(), &request).await;
+    let events: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Event(e) => Some((e.patient_id.as_str(), e.code)),
+            _ => None,
+        })
+        .collect();
+    // p2's hypertension is dated 2023; the blood pressure is another code.
+    assert_eq!(events, [("p1", 44054006)]);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.table() == Table::Patients)
+            .count(),
+        2
+    );
+    // Neither medications nor registrations were asked for: not opened.
+    let names: Vec<&str> = extraction
+        .fingerprint
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Condition.000.ndjson",
+            "Observation.000.ndjson",
+            "Patient.000.ndjson"
+        ]
+    );
+    // Read: 3 conditions, 2 observations, 3 patient lines; mapped: 1 event
+    // and 2 patients.
+    assert_eq!(extraction.summary.records_read, 8);
+    assert_eq!(extraction.summary.records_mapped, 3);
+}
+
+#[tokio::test]
+async fn an_export_without_patients_fails_when_patients_are_needed() {
+    let dir = hand_made();
+    std::fs::remove_file(dir.path().join("Patient.000.ndjson")).expect("remove");
+    let err = plugin(gpes_plugin_artifacts::FHIR_NDJSON)
+        .extract(dir.path(), &all_tables(), &Limits::default(), |_| {})
+        .await
+        .expect_err("no Patient file fails the extraction");
+    assert!(err.to_string().contains("no Patient file"), "{err}");
+}
