@@ -49,6 +49,11 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "examples/clock_and_random.wasm",
         "GPES_GUEST_CLOCK_AND_RANDOM",
     ),
+    (
+        "gpes-test-guests",
+        "examples/lossy_csv.wasm",
+        "GPES_GUEST_LOSSY_CSV",
+    ),
 ];
 
 /// Variables set by the outer build (clippy, coverage, the outer target) that
@@ -133,10 +138,10 @@ fn main() {
         "cargo:rerun-if-changed={}",
         workspace.join("sdk/wit").display()
     );
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("Cargo.lock").display()
-    );
+    // The lock file, and the manifest that holds the `guest` profile.
+    for file in ["Cargo.lock", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(file).display());
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }
 

@@ -18,3 +18,5 @@ pub const OPEN_NAMED: &str = env!("GPES_GUEST_OPEN_NAMED");
 pub const BAD_RECORD: &str = env!("GPES_GUEST_BAD_RECORD");
 /// Logs what the clocks and random sources told it.
 pub const CLOCK_AND_RANDOM: &str = env!("GPES_GUEST_CLOCK_AND_RANDOM");
+/// The csv-export adapter losing every event dated on the 1st of a month.
+pub const LOSSY_CSV: &str = env!("GPES_GUEST_LOSSY_CSV");

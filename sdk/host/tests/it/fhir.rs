@@ -242,6 +242,8 @@ fn hand_made() -> tempfile::TempDir {
             r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"https://dmd.nhs.uk","code":"39732311000001104"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01","dispenseRequest":{"quantity":{"value":28}}}"#,
             // 2: RxNorm only.
             r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"314076"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01"}"#,
+            // 3: as UK Core codes dm+d, under the SNOMED CT system.
+            r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"860975"},{"system":"http://snomed.info/sct","code":"39113611000001102"}]},"subject":{"reference":"Patient/p2"},"authoredOn":"2024-03-01"}"#,
         ],
     );
     write(
@@ -264,11 +266,11 @@ fn hand_made() -> tempfile::TempDir {
 async fn maps_a_hand_made_export_with_its_warnings() {
     let dir = hand_made();
     let (records, extraction) = extract(dir.path(), &all_tables()).await;
-    // Read: 3 conditions, 2 episodes, 2 medication requests, 2 observations,
-    // 3 patient lines; mapped: 2 + 2 + 1 + 1 + 2.
-    assert_eq!(extraction.summary.records_read, 12);
-    assert_eq!(extraction.summary.records_mapped, 8);
-    assert_eq!(records.len(), 8);
+    // Read: 3 conditions, 2 episodes, 3 medication requests, 2 observations,
+    // 3 patient lines; mapped: 2 + 2 + 2 + 1 + 2.
+    assert_eq!(extraction.summary.records_read, 13);
+    assert_eq!(extraction.summary.records_mapped, 9);
+    assert_eq!(records.len(), 9);
 
     let patient = |id: &str| {
         records
@@ -334,7 +336,13 @@ async fn maps_a_hand_made_export_with_its_warnings() {
             _ => None,
         })
         .collect();
-    assert_eq!(meds, [("p1".into(), 39732311000001104, Some(28.0))]);
+    assert_eq!(
+        meds,
+        [
+            ("p1".into(), 39732311000001104, Some(28.0)),
+            ("p2".into(), 39113611000001102, None)
+        ]
+    );
     let mut regs: Vec<_> = records
         .iter()
         .filter_map(|r| match r {
