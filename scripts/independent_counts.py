@@ -30,18 +30,19 @@ def main():
     nine_months = add_months(pped, -9)
     started = time.perf_counter()
     db = duckdb.connect()
-    # A partial date (YYYY-MM or YYYY) is the first day of its period.
+    # FORMAT.md dates: DD/MM/YYYY, or a partial date (MM/YYYY or YYYY),
+    # which is the first day of its period.
     db.execute(
         """CREATE MACRO d(s) AS CASE length(s)
-             WHEN 10 THEN CAST(s AS DATE)
-             WHEN 7 THEN CAST(s || '-01' AS DATE)
-             WHEN 4 THEN CAST(s || '-01-01' AS DATE) END"""
+             WHEN 10 THEN CAST(strptime(s, '%d/%m/%Y') AS DATE)
+             WHEN 7 THEN CAST(strptime('01/' || s, '%d/%m/%Y') AS DATE)
+             WHEN 4 THEN CAST(strptime('01/01/' || s, '%d/%m/%Y') AS DATE) END"""
     )
     opts = "header = true, all_varchar = true"
-    db.execute(f"CREATE TABLE p AS SELECT * FROM read_csv('{folder}/patients.csv', {opts})")
-    db.execute(f"CREATE TABLE r AS SELECT * FROM read_csv('{folder}/registrations.csv', {opts})")
-    db.execute(f"CREATE TABLE e AS SELECT * FROM read_csv('{folder}/events.csv', {opts})")
-    db.execute(f"CREATE TABLE m AS SELECT * FROM read_csv('{folder}/medications.csv', {opts})")
+    db.execute(f"CREATE TABLE p AS SELECT * FROM read_csv('{folder}/Patient.csv', {opts})")
+    db.execute(f"CREATE TABLE r AS SELECT * FROM read_csv('{folder}/Registration.csv', {opts})")
+    db.execute(f"CREATE TABLE e AS SELECT * FROM read_csv('{folder}/Observation.csv', {opts})")
+    db.execute(f"CREATE TABLE m AS SELECT * FROM read_csv('{folder}/Medication.csv', {opts})")
     params = {
         "pped": pped,
         "practice": practice,
@@ -51,19 +52,20 @@ def main():
     }
     sql = """
     WITH pat AS (
-      SELECT patient_id,
-             d(nullif(date_of_birth, '')) AS dob,
-             d(nullif(date_of_death, '')) AS dod
+      SELECT PatientGuid AS patient_id,
+             d(nullif(DateOfBirth, '')) AS dob,
+             d(nullif(DateOfDeath, '')) AS dod
       FROM p),
     reg AS (  -- regular registrations at the practice covering PPED
-      SELECT patient_id, max(d(start_date)) AS reg_dat
+      SELECT PatientGuid AS patient_id, max(d(RegisteredDate)) AS reg_dat
       FROM r
-      WHERE type = 'regular' AND practice_code = $practice
-        AND d(start_date) <= $pped
-        AND (coalesce(end_date, '') = '' OR d(end_date) > $pped)
-      GROUP BY patient_id),
-    ev AS (SELECT patient_id, d(date) AS dt, snomed_code AS code,
-                  TRY_CAST(nullif(value, '') AS DOUBLE) AS val FROM e),
+      WHERE RegistrationType = 'GMS' AND OrganisationOds = $practice
+        AND d(RegisteredDate) <= $pped
+        AND (coalesce(DeregisteredDate, '') = '' OR d(DeregisteredDate) > $pped)
+      GROUP BY PatientGuid),
+    ev AS (SELECT PatientGuid AS patient_id, d(EffectiveDate) AS dt, Code AS code,
+                  TRY_CAST(nullif(NumericValue, '') AS DOUBLE) AS val
+           FROM e WHERE CodeSystem = 'SNOMED'),
     lat AS (
       SELECT patient_id,
         max(dt) FILTER (WHERE code IN ('73211009','44054006','46635009') AND dt <= $pped) AS dmlat,
@@ -83,8 +85,9 @@ def main():
           AND dt BETWEEN $year_ago AND $pped)
       WHERE dt = last_dt GROUP BY patient_id),
     trt AS (
-      SELECT DISTINCT patient_id FROM m
-      WHERE dmd_code = '39113611000001102' AND d(date) BETWEEN $year_ago AND $pped),
+      SELECT DISTINCT PatientGuid AS patient_id FROM m
+      WHERE CodeSystem = 'DMD' AND Code = '39113611000001102'
+        AND d(IssueDate) BETWEEN $year_ago AND $pped),
     base AS (
       SELECT pat.patient_id, reg.reg_dat,
         CASE WHEN pat.dob IS NULL OR pat.dob > $pped THEN NULL ELSE

@@ -22,7 +22,12 @@ def nhs(rng):
 
 
 def d(x):
-    return x.isoformat()
+    """A date as the csv-export format (version 1) writes it."""
+    return x.strftime("%d/%m/%Y")
+
+
+def parse(s):
+    return datetime.datetime.strptime(s, "%d/%m/%Y").date()
 
 
 summary = []
@@ -34,9 +39,9 @@ for code, n, seed in [("A81001", 60, 1), ("B82002", 45, 2), ("C83003", 30, 3)]:
         pid = f"{code[0].lower()}{i:04d}"
         dob = datetime.date(1930, 1, 1) + datetime.timedelta(days=rng.randrange(0, 34000))
         sex = rng.choice(
-            ["male", "female", "female", "male", "other", "unknown"]
+            ["M", "F", "F", "M", "I", "U"]
             if rng.random() < 0.02
-            else ["male", "female"]
+            else ["M", "F"]
         )
         death = ""
         if rng.random() < 0.06:
@@ -48,32 +53,32 @@ for code, n, seed in [("A81001", 60, 1), ("B82002", 45, 2), ("C83003", 30, 3)]:
         end = ""
         if rng.random() < 0.12:
             end = d(start + datetime.timedelta(days=rng.randrange(1, 4000)))
-        kind = "temporary" if rng.random() < 0.05 else "regular"
+        kind = "TEMP" if rng.random() < 0.05 else "GMS"
         prac = code if rng.random() > 0.04 else "Z99999"
         R.append((pid, prac, d(start), end, kind))
         covers = (
-            kind == "regular"
+            kind == "GMS"
             and prac == code
             and start <= REF
-            and (end == "" or REF < datetime.date.fromisoformat(end))
+            and (end == "" or REF < parse(end))
         )
-        dead = death != "" and datetime.date.fromisoformat(death) <= REF
+        dead = death != "" and parse(death) <= REF
         if covers and not dead:
             count += 1
-    with open(os.path.join(HERE, code, "patients.csv"), "w") as f:
-        f.write("patient_id,nhs_number,date_of_birth,sex,postcode,date_of_death\n")
+    with open(os.path.join(HERE, code, "Patient.csv"), "w") as f:
+        f.write("PatientGuid,NhsNumber,DateOfBirth,Gender,Postcode,DateOfDeath\n")
         for p in P:
             f.write(",".join(p) + "\n")
-    with open(os.path.join(HERE, code, "registrations.csv"), "w") as f:
-        f.write("patient_id,practice_code,start_date,end_date,type\n")
+    with open(os.path.join(HERE, code, "Registration.csv"), "w") as f:
+        f.write("PatientGuid,OrganisationOds,RegisteredDate,DeregisteredDate,RegistrationType\n")
         for r in R:
             f.write(",".join(r) + "\n")
     # No clinical events in these small practices; the files are there
     # (header only) because a whole export has all four tables.
-    with open(os.path.join(HERE, code, "events.csv"), "w") as f:
-        f.write("patient_id,date,snomed_code,value,unit\n")
-    with open(os.path.join(HERE, code, "medications.csv"), "w") as f:
-        f.write("patient_id,date,dmd_code,quantity\n")
+    with open(os.path.join(HERE, code, "Observation.csv"), "w") as f:
+        f.write("PatientGuid,EffectiveDate,CodeSystem,Code,NumericValue,NumericUnit\n")
+    with open(os.path.join(HERE, code, "Medication.csv"), "w") as f:
+        f.write("PatientGuid,IssueDate,CodeSystem,Code,Quantity\n")
     summary.append((code, n, count))
 for code, n, count in summary:
     print(f"{code}: {n} patients, {count} registered on {REF}")

@@ -1,82 +1,72 @@
 //! The csv-export format (see FORMAT.md): which file holds which table, its
 //! header, and how each line becomes a record.
 
-use crate::bindings::gpes::plugin::data_source::{self, SourceError};
-use crate::bindings::gpes::plugin::types::{
-    CodeSet, Date as WitDate, Event, ExtractError, Medication, Patient, Precision as WitPrecision,
-    Record, Registration, RegistrationType, Request, Sex, Summary, Table, WarningKind,
+use gpes_plugin_sdk::{
+    Date, Event, ExtractError, Medication, Patient, Precision, Record, Registration,
+    RegistrationType, Request, Sex, Source, SourceError, SourceFile, Summary, Table, Wanted,
+    WarningKind, Warnings, model::is_valid_nhs_number,
 };
-use crate::reader::HostFile;
-use crate::warnings::Warnings;
-use gpes_model::{Date, Precision, is_valid_nhs_number};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 pub fn file_name(table: Table) -> &'static str {
     match table {
-        Table::Patients => "patients.csv",
-        Table::Registrations => "registrations.csv",
-        Table::Events => "events.csv",
-        Table::Medications => "medications.csv",
+        Table::Patients => "Patient.csv",
+        Table::Registrations => "Registration.csv",
+        Table::Events => "Observation.csv",
+        Table::Medications => "Medication.csv",
     }
 }
 
 fn header(table: Table) -> &'static [&'static str] {
     match table {
         Table::Patients => &[
-            "patient_id",
-            "nhs_number",
-            "date_of_birth",
-            "sex",
-            "postcode",
-            "date_of_death",
+            "PatientGuid",
+            "NhsNumber",
+            "DateOfBirth",
+            "Gender",
+            "Postcode",
+            "DateOfDeath",
         ],
         Table::Registrations => &[
-            "patient_id",
-            "practice_code",
-            "start_date",
-            "end_date",
-            "type",
+            "PatientGuid",
+            "OrganisationOds",
+            "RegisteredDate",
+            "DeregisteredDate",
+            "RegistrationType",
         ],
-        Table::Events => &["patient_id", "date", "snomed_code", "value", "unit"],
-        Table::Medications => &["patient_id", "date", "dmd_code", "quantity"],
+        Table::Events => &[
+            "PatientGuid",
+            "EffectiveDate",
+            "CodeSystem",
+            "Code",
+            "NumericValue",
+            "NumericUnit",
+        ],
+        Table::Medications => &["PatientGuid", "IssueDate", "CodeSystem", "Code", "Quantity"],
     }
 }
 
-/// A date window, bounds inclusive; `None` is unbounded.
-type Window = (Option<Date>, Option<Date>);
-
-/// Codes wanted from one table, each with the date windows asked for it.
-#[derive(Default)]
-struct CodeFilter {
-    /// Whole table wanted.
-    all: bool,
-    windows: HashMap<u64, Vec<Window>>,
-}
-
-impl CodeFilter {
-    fn wants(&self, code: u64, date: Date) -> bool {
-        self.all
-            || self.windows.get(&code).is_some_and(|ws| {
-                ws.iter().any(|(from, to)| {
-                    from.is_none_or(|f| date >= f) && to.is_none_or(|t| date <= t)
-                })
-            })
-    }
-
-    fn is_empty(&self) -> bool {
-        !self.all && self.windows.is_empty()
+/// The code system a coded table's lines must use, and the name of what
+/// its codes are, for warnings.
+fn code_system(table: Table) -> Option<(&'static str, &'static str)> {
+    match table {
+        Table::Events => Some(("SNOMED", "SNOMED CT")),
+        Table::Medications => Some(("DMD", "dm+d")),
+        Table::Patients | Table::Registrations => None,
     }
 }
+
+/// Code systems the supplier uses that have no map to the data model's.
+const UNMAPPABLE_SYSTEMS: [&str; 3] = ["READ2", "CTV3", "EMIS"];
 
 struct OpenTable {
     table: Table,
-    reader: csv::Reader<HostFile>,
+    reader: csv::Reader<SourceFile>,
 }
 
 pub struct Extractor {
     pending: VecDeque<OpenTable>,
-    events: CodeFilter,
-    medications: CodeFilter,
+    wanted: Wanted,
     seen_patients: HashSet<String>,
     warnings: Warnings,
     row: csv::ByteRecord,
@@ -85,53 +75,7 @@ pub struct Extractor {
 }
 
 fn fail(file: &str, message: String) -> ExtractError {
-    ExtractError {
-        message: format!("{file}: {message}"),
-        file: Some(file.to_owned()),
-    }
-}
-
-fn from_wit(d: &WitDate) -> Option<Date> {
-    let precision = match d.precision {
-        WitPrecision::Day => Precision::Day,
-        WitPrecision::Month => Precision::Month,
-        WitPrecision::Year => Precision::Year,
-    };
-    Date::new(d.year, d.month, d.day, precision).ok()
-}
-
-fn to_wit(d: Date) -> WitDate {
-    WitDate {
-        year: d.year,
-        month: d.month,
-        day: d.day,
-        precision: match d.precision {
-            Precision::Day => WitPrecision::Day,
-            Precision::Month => WitPrecision::Month,
-            Precision::Year => WitPrecision::Year,
-        },
-    }
-}
-
-fn add_code_set(filter: &mut CodeFilter, set: &CodeSet) -> Result<(), ExtractError> {
-    let bound = |d: &Option<WitDate>| -> Result<Option<Date>, ExtractError> {
-        d.as_ref()
-            .map(|d| {
-                from_wit(d).ok_or_else(|| ExtractError {
-                    message: format!(
-                        "the request has a code set with an impossible date bound {}-{}-{}",
-                        d.year, d.month, d.day
-                    ),
-                    file: None,
-                })
-            })
-            .transpose()
-    };
-    let window = (bound(&set.earliest)?, bound(&set.latest)?);
-    for code in &set.codes {
-        filter.windows.entry(*code).or_default().push(window);
-    }
-    Ok(())
+    ExtractError::in_file(file, message)
 }
 
 /// A line that could not be used, and why.
@@ -146,17 +90,78 @@ fn text<'a>(field: &'a [u8], column: &str) -> Result<&'a str, Skip> {
     })
 }
 
+/// `str::trim` (Unicode whitespace), with a fast path for the usual field
+/// that has nothing to trim: `trim` costs several times more in WebAssembly
+/// than natively, and every field goes through it.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        (None, _) => s,
+        _ => s.trim(),
+    }
+}
+
 fn optional(s: &str) -> Option<&str> {
-    let s = s.trim();
+    let s = trim(s);
     (!s.is_empty()).then_some(s)
 }
 
+/// Parses `DD/MM/YYYY`, `MM/YYYY` (month precision) or `YYYY` (year
+/// precision).
+fn parse_date(s: &str) -> Result<Date, String> {
+    let syntax = || format!("'{s}' is not a date in the form DD/MM/YYYY, MM/YYYY or YYYY");
+    let num = |part: &str, len: usize| {
+        if part.len() == len && part.bytes().all(|b| b.is_ascii_digit()) {
+            part.parse::<u16>().map_err(|_| syntax())
+        } else {
+            Err(syntax())
+        }
+    };
+    // By length, so no field is split into pieces: DD/MM/YYYY, MM/YYYY, YYYY.
+    let slash = |i: usize| s.as_bytes().get(i) == Some(&b'/');
+    let (year, month, day, precision) = match s.len() {
+        4 => (num(s, 4)?, 1, 1, Precision::Year),
+        7 if slash(2) => (num(&s[3..], 4)?, num(&s[..2], 2)?, 1, Precision::Month),
+        10 if slash(2) && slash(5) => (
+            num(&s[6..], 4)?,
+            num(&s[3..5], 2)?,
+            num(&s[..2], 2)?,
+            Precision::Day,
+        ),
+        _ => return Err(syntax()),
+    };
+    // Two digits fit in a u8.
+    Date::new(i32::from(year), month as u8, day as u8, precision).map_err(|e| e.to_string())
+}
+
 fn date(s: &str, column: &str) -> Result<Date, Skip> {
-    Date::parse_iso(s.trim()).map_err(|e| (WarningKind::BadDate, format!("column {column}: {e}")))
+    parse_date(trim(s)).map_err(|e| (WarningKind::BadDate, format!("column {column}: {e}")))
+}
+
+/// Checks a coded line's code system: the one the table's codes are in, a
+/// supplier system with no map to it, or one the format does not have.
+fn check_system(table: Table, s: &str) -> Result<(), Skip> {
+    let Some((system, target)) = code_system(table) else {
+        return Ok(());
+    };
+    match trim(s) {
+        s if s == system => Ok(()),
+        s if UNMAPPABLE_SYSTEMS.contains(&s) => Err((
+            WarningKind::UnmappableCode,
+            format!("no map from {s} to {target}"),
+        )),
+        s => Err((
+            WarningKind::UnknownCodeSystem,
+            format!(
+                "column CodeSystem: '{s}' is not one of {system}, {}",
+                UNMAPPABLE_SYSTEMS.join(", ")
+            ),
+        )),
+    }
 }
 
 fn code(s: &str, column: &str) -> Result<u64, Skip> {
-    match s.trim().parse::<u64>() {
+    match trim(s).parse::<u64>() {
         Ok(c) if c > 0 => Ok(c),
         _ => Err((
             WarningKind::UnmappableCode,
@@ -180,42 +185,17 @@ fn number(s: &str, column: &str) -> Result<Option<f64>, Skip> {
 impl Extractor {
     /// Opens every file the request needs; a missing or unusable one fails
     /// the extraction here, before any record is returned.
-    pub fn open(request: &Request) -> Result<Extractor, ExtractError> {
-        let mut events = CodeFilter::default();
-        let mut medications = CodeFilter::default();
-        for t in &request.tables {
-            match t {
-                Table::Events => events.all = true,
-                Table::Medications => medications.all = true,
-                Table::Patients | Table::Registrations => {}
-            }
-        }
-        for set in &request.code_sets {
-            match set.table {
-                Table::Events => add_code_set(&mut events, set)?,
-                Table::Medications => add_code_set(&mut medications, set)?,
-                Table::Patients | Table::Registrations => {}
-            }
-        }
-        let wanted = [
-            (Table::Patients, request.tables.contains(&Table::Patients)),
-            (
-                Table::Registrations,
-                request.tables.contains(&Table::Registrations),
-            ),
-            (Table::Events, !events.is_empty()),
-            (Table::Medications, !medications.is_empty()),
-        ];
+    pub fn open(request: &Request, source: Source) -> Result<Extractor, ExtractError> {
+        let wanted = Wanted::from_request(request);
         let mut pending = VecDeque::new();
-        for (table, needed) in wanted {
-            if needed {
-                pending.push_back(Self::open_table(table)?);
+        for table in Table::ALL {
+            if wanted.needs(table) {
+                pending.push_back(Self::open_table(&source, table)?);
             }
         }
         Ok(Extractor {
             pending,
-            events,
-            medications,
+            wanted,
             seen_patients: HashSet::new(),
             warnings: Warnings::default(),
             row: csv::ByteRecord::new(),
@@ -224,9 +204,9 @@ impl Extractor {
         })
     }
 
-    fn open_table(table: Table) -> Result<OpenTable, ExtractError> {
+    fn open_table(source: &Source, table: Table) -> Result<OpenTable, ExtractError> {
         let name = file_name(table);
-        let file = data_source::open(name).map_err(|e| match e {
+        let file = source.open(name).map_err(|e| match e {
             SourceError::NotFound(_) => fail(
                 name,
                 "the file is missing; the export must hold one file per table named in FORMAT.md"
@@ -238,7 +218,7 @@ impl Extractor {
             .flexible(true)
             .has_headers(true)
             .buffer_capacity(64 * 1024)
-            .from_reader(HostFile::new(file));
+            .from_reader(file);
         let got = reader
             .byte_headers()
             .map_err(|e| fail(name, format!("could not read the header line: {e}")))?;
@@ -275,11 +255,12 @@ impl Extractor {
         Ok(OpenTable { table, reader })
     }
 
-    pub fn next_batch(&mut self, max: usize) -> Result<Option<Vec<Record>>, ExtractError> {
-        let mut batch = Vec::with_capacity(max);
-        while batch.len() < max {
+    /// The next record, reading on past lines that are filtered out or
+    /// warned about.
+    pub fn next_record(&mut self) -> Result<Option<Record>, ExtractError> {
+        loop {
             let Some(open) = self.pending.front_mut() else {
-                break;
+                return Ok(None);
             };
             let table = open.table;
             let name = file_name(table);
@@ -300,17 +281,12 @@ impl Extractor {
             match mapped {
                 Ok(Some(record)) => {
                     self.records_mapped += 1;
-                    batch.push(record);
+                    return Ok(Some(record));
                 }
                 Ok(None) => {}
                 Err((kind, message)) => self.warnings.add(kind, name, line, || message),
             }
         }
-        Ok(if batch.is_empty() && self.pending.is_empty() {
-            None
-        } else {
-            Some(batch)
-        })
     }
 
     fn map_row(
@@ -330,22 +306,23 @@ impl Extractor {
                 ),
             ));
         }
-        // Filtering at the source: an event or medication whose code the
-        // request does not want at any date is skipped before any other
-        // work (most lines of a real export are such).
+        // Filtering at the source: an event or medication in the table's
+        // own code system whose code the request does not want at any date
+        // is skipped before any other work (most lines of a real export
+        // are such). Lines in another system cannot be filtered.
         let filter = match table {
-            Table::Events => Some(&self.events),
-            Table::Medications => Some(&self.medications),
+            Table::Events => Some(&self.wanted.events),
+            Table::Medications => Some(&self.wanted.medications),
             Table::Patients | Table::Registrations => None,
         };
-        if let Some(filter) = filter
-            && !filter.all
+        if let (Some(filter), Some((system, _))) = (filter, code_system(table))
+            && std::str::from_utf8(&row[2]).is_ok_and(|s| trim(s) == system)
         {
-            let code = std::str::from_utf8(&row[2])
+            let code = std::str::from_utf8(&row[3])
                 .ok()
-                .and_then(|c| c.trim().parse::<u64>().ok());
+                .and_then(|c| trim(c).parse::<u64>().ok());
             if let Some(code) = code
-                && !filter.windows.contains_key(&code)
+                && !filter.wants_code(code)
             {
                 return Ok(None);
             }
@@ -354,41 +331,43 @@ impl Extractor {
         for (i, (raw, column)) in row.iter().zip(columns).enumerate() {
             fields[i] = text(raw, column)?;
         }
-        let id = fields[0].trim();
+        let id = trim(fields[0]);
         if id.is_empty() {
             return Err((
                 WarningKind::MalformedLine,
-                "column patient_id is empty".into(),
+                "column PatientGuid is empty".into(),
             ));
         }
         match table {
             Table::Patients => self.patient(id, &fields, line).map(Some),
             Table::Registrations => registration(id, &fields).map(Some),
             Table::Events => {
-                let date = date(fields[1], "date")?;
-                let code = code(fields[2], "snomed_code")?;
-                if !self.events.wants(code, date) {
+                check_system(table, fields[2])?;
+                let date = date(fields[1], "EffectiveDate")?;
+                let code = code(fields[3], "Code")?;
+                if !self.wanted.events.wants(code, date) {
                     return Ok(None);
                 }
                 Ok(Some(Record::Event(Event {
                     patient_id: id.to_owned(),
-                    date: to_wit(date),
+                    date,
                     code,
-                    value: number(fields[3], "value")?,
-                    unit: optional(fields[4]).map(str::to_owned),
+                    value: number(fields[4], "NumericValue")?,
+                    unit: optional(fields[5]).map(str::to_owned),
                 })))
             }
             Table::Medications => {
-                let date = date(fields[1], "date")?;
-                let code = code(fields[2], "dmd_code")?;
-                if !self.medications.wants(code, date) {
+                check_system(table, fields[2])?;
+                let date = date(fields[1], "IssueDate")?;
+                let code = code(fields[3], "Code")?;
+                if !self.wanted.medications.wants(code, date) {
                     return Ok(None);
                 }
                 Ok(Some(Record::Medication(Medication {
                     patient_id: id.to_owned(),
-                    date: to_wit(date),
+                    date,
                     code,
-                    quantity: number(fields[3], "quantity")?,
+                    quantity: number(fields[4], "Quantity")?,
                 })))
             }
         }
@@ -400,7 +379,7 @@ impl Extractor {
         if !self.seen_patients.insert(id.to_owned()) {
             return Err((
                 WarningKind::DuplicatePatient,
-                format!("patient_id '{id}' appeared on an earlier line; this line is left out"),
+                format!("PatientGuid '{id}' appeared on an earlier line; this line is left out"),
             ));
         }
         let mut warn = |kind, message: String| {
@@ -419,26 +398,24 @@ impl Extractor {
             None => None,
         };
         let mut optional_date = |s: &str, column: &str| match optional(s).map(|s| date(s, column)) {
-            Some(Ok(d)) => Some(to_wit(d)),
+            Some(Ok(d)) => Some(d),
             Some(Err((kind, m))) => {
                 warn(kind, format!("{m}; the date is left out"));
                 None
             }
             None => None,
         };
-        let date_of_birth = optional_date(f[2], "date_of_birth");
-        let date_of_death = optional_date(f[5], "date_of_death");
-        let sex = match f[3].trim() {
-            "male" => Sex::Male,
-            "female" => Sex::Female,
-            "other" => Sex::Other,
-            "unknown" | "" => Sex::Unknown,
+        let date_of_birth = optional_date(f[2], "DateOfBirth");
+        let date_of_death = optional_date(f[5], "DateOfDeath");
+        let sex = match trim(f[3]) {
+            "M" => Sex::Male,
+            "F" => Sex::Female,
+            "I" => Sex::Other,
+            "U" | "" => Sex::Unknown,
             s => {
                 warn(
                     WarningKind::BadValue,
-                    format!(
-                        "column sex: '{s}' is not male, female, other or unknown; recorded as unknown"
-                    ),
+                    format!("column Gender: '{s}' is not M, F, I or U; recorded as unknown"),
                 );
                 Sex::Unknown
             }
@@ -463,50 +440,119 @@ impl Extractor {
 }
 
 fn registration(id: &str, f: &[&str]) -> Result<Record, Skip> {
-    let practice = f[1].trim();
+    let practice = trim(f[1]);
     if practice.is_empty() {
         return Err((
             WarningKind::MalformedLine,
-            "column practice_code is empty".into(),
+            "column OrganisationOds is empty".into(),
         ));
     }
-    let start = date(f[2], "start_date")?;
-    let end = optional(f[3]).map(|s| date(s, "end_date")).transpose()?;
-    let whole = |d: Date, column: &str| {
+    let start = date(f[2], "RegisteredDate")?;
+    let end = optional(f[3])
+        .map(|s| date(s, "DeregisteredDate"))
+        .transpose()?;
+    let whole = |d: Date, column: &str, s: &str| {
         if d.precision == Precision::Day {
             Ok(())
         } else {
             Err((
                 WarningKind::BadDate,
-                format!("column {column}: '{d}' is not a whole date"),
+                format!("column {column}: '{}' is not a whole date", trim(s)),
             ))
         }
     };
-    whole(start, "start_date")?;
+    whole(start, "RegisteredDate", f[2])?;
     if let Some(end) = end {
-        whole(end, "end_date")?;
+        whole(end, "DeregisteredDate", f[3])?;
         if end < start {
             return Err((
                 WarningKind::BadDate,
-                format!("end_date {end} is before start_date {start}"),
+                format!(
+                    "DeregisteredDate {} is before RegisteredDate {}",
+                    trim(f[3]),
+                    trim(f[2])
+                ),
             ));
         }
     }
-    let kind = match f[4].trim() {
-        "regular" => RegistrationType::Regular,
-        "temporary" => RegistrationType::Temporary,
+    let kind = match trim(f[4]) {
+        "GMS" => RegistrationType::Regular,
+        "TEMP" => RegistrationType::Temporary,
         other => {
             return Err((
                 WarningKind::BadValue,
-                format!("column type: '{other}' is not regular or temporary"),
+                format!("column RegistrationType: '{other}' is not GMS or TEMP"),
             ));
         }
     };
     Ok(Record::Registration(Registration {
         patient_id: id.to_owned(),
         practice: practice.to_owned(),
-        start: to_wit(start),
-        end: end.map(to_wit),
+        start,
+        end,
         kind,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_day_first_or_partial() {
+        let ok =
+            |s: &str, y, m, d, p| assert_eq!(parse_date(s), Ok(Date::new(y, m, d, p).unwrap()));
+        ok("31/01/2024", 2024, 1, 31, Precision::Day);
+        ok("29/02/2024", 2024, 2, 29, Precision::Day);
+        ok("07/1950", 1950, 7, 1, Precision::Month);
+        ok("2025", 2025, 1, 1, Precision::Year);
+        let bad = |s: &str, why: &str| assert_eq!(parse_date(s).unwrap_err(), why);
+        let syntax = "is not a date in the form DD/MM/YYYY, MM/YYYY or YYYY";
+        for s in [
+            "2024-01-31",
+            "1/2/2024",
+            "31/01/24",
+            "",
+            "31/01/2024/1",
+            "+1/01/2024",
+        ] {
+            bad(s, &format!("'{s}' {syntax}"));
+        }
+        bad("29/02/2023", "2023-02 has no day 29");
+        bad("01/13/2024", "month 13 is outside 1 to 12");
+        bad("00/01/2024", "2024-01 has no day 0");
+        bad("01/01/0000", "year 0 is outside 1 to 9999");
+    }
+
+    #[test]
+    fn code_systems_are_the_tables_own_unmappable_or_unknown() {
+        assert_eq!(check_system(Table::Events, " SNOMED "), Ok(()));
+        assert_eq!(check_system(Table::Medications, "DMD"), Ok(()));
+        assert_eq!(
+            check_system(Table::Events, "READ2"),
+            Err((
+                WarningKind::UnmappableCode,
+                "no map from READ2 to SNOMED CT".into()
+            ))
+        );
+        assert_eq!(
+            check_system(Table::Medications, "CTV3"),
+            Err((
+                WarningKind::UnmappableCode,
+                "no map from CTV3 to dm+d".into()
+            ))
+        );
+        for (table, s) in [
+            (Table::Events, "XYZ"),
+            (Table::Events, "DMD"),
+            (Table::Medications, "SNOMED"),
+            (Table::Medications, ""),
+        ] {
+            assert_eq!(
+                check_system(table, s).unwrap_err().0,
+                WarningKind::UnknownCodeSystem,
+                "{s}"
+            );
+        }
+    }
 }

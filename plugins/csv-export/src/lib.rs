@@ -5,36 +5,25 @@
 //! code sets and date windows, and counts every line it could not use as a
 //! data-quality warning naming file and line.
 //!
-//! It is compiled to `wasm32-wasip2` by `plugins/artifacts`; it does no
-//! query logic (the host's engine does) and reads nothing but what the
-//! request needs.
+//! It is written against the Rust SDK (`gpes-plugin-sdk`) and compiled to
+//! `wasm32-wasip2` by `plugins/artifacts`; natively it is the same code run
+//! over a folder (`gpes_plugin_sdk::run_native`). It does no query logic (the
+//! host's engine does) and reads nothing but what the request needs.
 
-// The generated bindings are the only unsafe code in a plugin.
-#[allow(unsafe_code)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../sdk/wit", world: "plugin" });
-    #[cfg(target_arch = "wasm32")]
-    use super::Plugin;
-    // Exported only in the component: a native build (clippy, `cargo build
-    // --workspace`) cannot link WIT export names.
-    #[cfg(target_arch = "wasm32")]
-    export!(Plugin);
-}
 mod format;
-mod reader;
-mod warnings;
 
-use bindings::exports::gpes::plugin::extractor::{Extraction, Guest, GuestExtraction};
-use bindings::gpes::plugin::types::{ExtractError, PluginInfo, Record, Request, Summary};
-use std::cell::RefCell;
+use gpes_plugin_sdk::{
+    Adapter, DATA_MODEL_VERSION, ExtractError, Extraction, PluginInfo, Record, Request, Source,
+    Summary,
+};
 
-/// Records returned in one batch: enough to amortise the call, small enough
-/// to keep the guest's memory flat.
-const BATCH: usize = 1024;
+/// The csv-export adapter.
+#[derive(Debug)]
+pub struct CsvExport;
 
-struct Plugin;
+gpes_plugin_sdk::export_adapter!(CsvExport);
 
-impl Guest for Plugin {
+impl Adapter for CsvExport {
     type Extraction = CsvExtraction;
 
     fn describe() -> PluginInfo {
@@ -42,27 +31,30 @@ impl Guest for Plugin {
             name: "csv-export".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             supplier: "GPES reference adapters".into(),
-            data_model_version: 1,
+            data_model_version: DATA_MODEL_VERSION,
         }
     }
 
-    fn extract(request: Request) -> Result<Extraction, ExtractError> {
-        Ok(Extraction::new(CsvExtraction {
-            state: RefCell::new(format::Extractor::open(&request)?),
-        }))
+    fn extract(request: &Request, source: Source) -> Result<CsvExtraction, ExtractError> {
+        Ok(CsvExtraction(format::Extractor::open(request, source)?))
     }
 }
 
-struct CsvExtraction {
-    state: RefCell<format::Extractor>,
+/// One running extraction of a csv-export practice.
+pub struct CsvExtraction(format::Extractor);
+
+impl std::fmt::Debug for CsvExtraction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvExtraction").finish_non_exhaustive()
+    }
 }
 
-impl GuestExtraction for CsvExtraction {
-    fn next_batch(&self) -> Result<Option<Vec<Record>>, ExtractError> {
-        self.state.borrow_mut().next_batch(BATCH)
+impl Extraction for CsvExtraction {
+    fn next_record(&mut self) -> Result<Option<Record>, ExtractError> {
+        self.0.next_record()
     }
 
-    fn finish(&self) -> Result<Summary, ExtractError> {
-        Ok(self.state.borrow().summary())
+    fn finish(&mut self) -> Result<Summary, ExtractError> {
+        Ok(self.0.summary())
     }
 }

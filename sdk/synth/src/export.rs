@@ -1,7 +1,7 @@
 //! Writing a practice in the csv-export format (`plugins/csv-export/FORMAT.md`).
 
 use crate::Practice;
-use gpes_model::{RegistrationType, Sex};
+use gpes_model::{Date, Precision, RegistrationType, Sex};
 use std::fmt::{self, Write as _};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -10,50 +10,68 @@ use std::path::Path;
 /// Each file of the export and its header, as FORMAT.md has them.
 pub const HEADERS: [(&str, &[&str]); 4] = [
     (
-        "patients.csv",
+        "Patient.csv",
         &[
-            "patient_id",
-            "nhs_number",
-            "date_of_birth",
-            "sex",
-            "postcode",
-            "date_of_death",
+            "PatientGuid",
+            "NhsNumber",
+            "DateOfBirth",
+            "Gender",
+            "Postcode",
+            "DateOfDeath",
         ],
     ),
     (
-        "registrations.csv",
+        "Registration.csv",
         &[
-            "patient_id",
-            "practice_code",
-            "start_date",
-            "end_date",
-            "type",
+            "PatientGuid",
+            "OrganisationOds",
+            "RegisteredDate",
+            "DeregisteredDate",
+            "RegistrationType",
         ],
     ),
     (
-        "events.csv",
-        &["patient_id", "date", "snomed_code", "value", "unit"],
+        "Observation.csv",
+        &[
+            "PatientGuid",
+            "EffectiveDate",
+            "CodeSystem",
+            "Code",
+            "NumericValue",
+            "NumericUnit",
+        ],
     ),
     (
-        "medications.csv",
-        &["patient_id", "date", "dmd_code", "quantity"],
+        "Medication.csv",
+        &["PatientGuid", "IssueDate", "CodeSystem", "Code", "Quantity"],
     ),
 ];
 
 fn sex(s: Sex) -> &'static str {
     match s {
-        Sex::Male => "male",
-        Sex::Female => "female",
-        Sex::Other => "other",
-        Sex::Unknown => "unknown",
+        Sex::Male => "M",
+        Sex::Female => "F",
+        Sex::Other => "I",
+        Sex::Unknown => "U",
     }
 }
 
 fn kind(k: RegistrationType) -> &'static str {
     match k {
-        RegistrationType::Regular => "regular",
-        RegistrationType::Temporary => "temporary",
+        RegistrationType::Regular => "GMS",
+        RegistrationType::Temporary => "TEMP",
     }
+}
+
+/// Writes a date as FORMAT.md reads it: `DD/MM/YYYY`, or `MM/YYYY` /
+/// `YYYY` for a date known only to the month or year.
+fn date(out: &mut String, d: Option<Date>) {
+    let Some(d) = d else { return };
+    let _ = match d.precision {
+        Precision::Day => write!(out, "{:02}/{:02}/{:04}", d.day, d.month, d.year),
+        Precision::Month => write!(out, "{:02}/{:04}", d.month, d.year),
+        Precision::Year => write!(out, "{:04}", d.year),
+    };
 }
 
 /// Writes a decimal number as FORMAT.md reads it (`52`, `7.5`): Rust's
@@ -96,39 +114,42 @@ fn table<T>(
     inner.flush()
 }
 
-/// Writes `patients.csv`, `registrations.csv`, `events.csv` and
-/// `medications.csv` into `dir` (made if missing), exactly as FORMAT.md
+/// Writes `Patient.csv`, `Registration.csv`, `Observation.csv` and
+/// `Medication.csv` into `dir` (made if missing), exactly as FORMAT.md
 /// describes: header line, columns in order, `\n` line ends, empty fields
-/// for what is not recorded, quoting only where a field needs it. Rows are
+/// for what is not recorded, quoting only where a field needs it, dates day
+/// first, observations coded in `SNOMED` and medications in `DMD`. Rows are
 /// streamed to the files; nothing is built in memory first.
 pub fn write_csv_export(practice: &Practice, dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     table(dir, 0, &practice.patients, |p, f| {
         f[0].push_str(&p.id);
         show(&mut f[1], p.nhs_number.as_deref());
-        show(&mut f[2], p.date_of_birth);
+        date(&mut f[2], p.date_of_birth);
         f[3].push_str(sex(p.sex));
         show(&mut f[4], p.postcode.as_deref());
-        show(&mut f[5], p.date_of_death);
+        date(&mut f[5], p.date_of_death);
     })?;
     table(dir, 1, &practice.registrations, |r, f| {
         f[0].push_str(&r.patient_id);
         f[1].push_str(&r.practice);
-        show(&mut f[2], Some(r.start));
-        show(&mut f[3], r.end);
+        date(&mut f[2], Some(r.start));
+        date(&mut f[3], r.end);
         f[4].push_str(kind(r.kind));
     })?;
     table(dir, 2, &practice.events, |e, f| {
         f[0].push_str(&e.patient_id);
-        show(&mut f[1], Some(e.date));
-        show(&mut f[2], Some(e.code));
-        number(&mut f[3], e.value);
-        show(&mut f[4], e.unit.as_deref());
+        date(&mut f[1], Some(e.date));
+        f[2].push_str("SNOMED");
+        show(&mut f[3], Some(e.code));
+        number(&mut f[4], e.value);
+        show(&mut f[5], e.unit.as_deref());
     })?;
     table(dir, 3, &practice.medications, |m, f| {
         f[0].push_str(&m.patient_id);
-        show(&mut f[1], Some(m.date));
-        show(&mut f[2], Some(m.code));
-        number(&mut f[3], m.quantity);
+        date(&mut f[1], Some(m.date));
+        f[2].push_str("DMD");
+        show(&mut f[3], Some(m.code));
+        number(&mut f[4], m.quantity);
     })
 }

@@ -61,9 +61,9 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
                 .iter()
                 .map(|f| f.name.as_str())
                 .collect::<Vec<_>>(),
-            // events.csv for the site's objection policy (a planning
+            // Observation.csv for the site's objection policy (a planning
             // collection), though these practices record no events.
-            ["events.csv", "patients.csv", "registrations.csv"]
+            ["Observation.csv", "Patient.csv", "Registration.csv"]
         );
     }
     let results = coordinator.running.state.snapshot().expect("snapshot")["results"].len();

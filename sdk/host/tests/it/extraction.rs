@@ -1,6 +1,8 @@
 use crate::common::*;
 use gpes_host::{ExtractionError, Limits};
-use gpes_model::{CodeSet, Date, Record, Request, Table, WarningKind};
+use gpes_model::{
+    CodeSet, Date, Precision, Record, RegistrationType, Request, Sex, Table, WarningKind,
+};
 use gpes_query::Evaluation;
 
 #[tokio::test]
@@ -31,7 +33,7 @@ async fn counts_the_registered_patients_of_a_small_practice() {
         .iter()
         .map(|f| f.name.as_str())
         .collect();
-    assert_eq!(names, ["patients.csv", "registrations.csv"]);
+    assert_eq!(names, ["Patient.csv", "Registration.csv"]);
 }
 
 #[tokio::test]
@@ -82,7 +84,7 @@ async fn events_are_filtered_by_code_and_window_at_the_source() {
 #[tokio::test]
 async fn a_missing_file_fails_the_extraction_naming_it() {
     let dir = practice();
-    std::fs::remove_file(path(&dir, "registrations.csv")).expect("remove");
+    std::fs::remove_file(path(&dir, "Registration.csv")).expect("remove");
     let err = count(
         &plugin(gpes_plugin_artifacts::CSV_EXPORT),
         dir.path(),
@@ -92,7 +94,7 @@ async fn a_missing_file_fails_the_extraction_naming_it() {
     .expect_err("a missing file fails");
     match &err {
         ExtractionError::Plugin { file, message } => {
-            assert_eq!(file.as_deref(), Some("registrations.csv"));
+            assert_eq!(file.as_deref(), Some("Registration.csv"));
             assert!(message.contains("missing"), "{message}");
         }
         other => panic!("expected the plugin's own error, got {other:?}"),
@@ -103,7 +105,7 @@ async fn a_missing_file_fails_the_extraction_naming_it() {
 #[tokio::test]
 async fn a_file_without_the_expected_header_fails_the_extraction() {
     let dir = practice();
-    std::fs::write(path(&dir, "patients.csv"), b"").expect("write");
+    std::fs::write(path(&dir, "Patient.csv"), b"").expect("write");
     let err = count(
         &plugin(gpes_plugin_artifacts::CSV_EXPORT),
         dir.path(),
@@ -112,10 +114,10 @@ async fn a_file_without_the_expected_header_fails_the_extraction() {
     .await
     .expect_err("an empty file fails");
     assert!(
-        matches!(&err, ExtractionError::Plugin { file: Some(f), .. } if f == "patients.csv"),
+        matches!(&err, ExtractionError::Plugin { file: Some(f), .. } if f == "Patient.csv"),
         "{err}"
     );
-    std::fs::write(path(&dir, "patients.csv"), b"id,nhs\np1,\n").expect("write");
+    std::fs::write(path(&dir, "Patient.csv"), b"id,nhs\np1,\n").expect("write");
     let err = count(
         &plugin(gpes_plugin_artifacts::CSV_EXPORT),
         dir.path(),
@@ -124,7 +126,7 @@ async fn a_file_without_the_expected_header_fails_the_extraction() {
     .await
     .expect_err("a wrong header fails");
     assert!(
-        err.to_string().contains("expected 'patient_id,nhs_number"),
+        err.to_string().contains("expected 'PatientGuid,NhsNumber"),
         "{err}"
     );
 }
@@ -132,13 +134,13 @@ async fn a_file_without_the_expected_header_fails_the_extraction() {
 #[tokio::test]
 async fn a_bad_line_is_a_counted_warning_naming_file_and_line() {
     let dir = practice();
-    let regs = path(&dir, "registrations.csv");
+    let regs = path(&dir, "Registration.csv");
     let mut text = std::fs::read_to_string(&regs).expect("read");
     // Line 18: a date that does not exist; line 19: too few fields; line 20:
     // a registration type the format does not have.
-    text.push_str("p15,A81001,2023-02-30,,regular\n");
+    text.push_str("p15,A81001,30/02/2023,,GMS\n");
     text.push_str("p16,A81001\n");
-    text.push_str("p17,A81001,2020-01-01,,permanent\n");
+    text.push_str("p17,A81001,01/01/2020,,PERM\n");
     std::fs::write(&regs, text).expect("write");
     let (count, extraction) = count(
         &plugin(gpes_plugin_artifacts::CSV_EXPORT),
@@ -162,18 +164,128 @@ async fn a_bad_line_is_a_counted_warning_naming_file_and_line() {
             w(WarningKind::BadDate).file.as_str(),
             w(WarningKind::BadDate).line
         ),
-        ("registrations.csv", 18)
+        ("Registration.csv", 18)
     );
     assert_eq!(w(WarningKind::BadDate).count, 1);
+    assert_eq!(
+        w(WarningKind::BadDate).message,
+        "column RegisteredDate: 2023-02 has no day 30"
+    );
     assert_eq!(w(WarningKind::MalformedLine).line, 19);
     assert_eq!(w(WarningKind::BadValue).line, 20);
+    assert_eq!(
+        w(WarningKind::BadValue).message,
+        "column RegistrationType: 'PERM' is not GMS or TEMP"
+    );
     assert_eq!(s.warnings.len(), 3);
+}
+
+#[tokio::test]
+async fn supplier_codes_dates_and_values_are_mapped_or_warned_about() {
+    let dir = practice();
+    let obs = path(&dir, "Observation.csv");
+    let mut text = std::fs::read_to_string(&obs).expect("read");
+    // Line 8: a Read v2 code, which has no map to SNOMED CT; line 9: a code
+    // system the format does not have; line 10: a wanted code with an ISO
+    // date; line 11: an ISO date too, but a code the request does not want,
+    // so filtered out before the date is looked at.
+    text.push_str("p01,02/11/2024,READ2,C10..,,\n");
+    text.push_str("p01,02/11/2024,XYZ,44054006,,\n");
+    text.push_str("p07,2024-11-02,SNOMED,38341003,,\n");
+    text.push_str("p07,2024-11-02,SNOMED,72313002,140,mm[Hg]\n");
+    std::fs::write(&obs, text).expect("write");
+    let request = Request {
+        practice: PRACTICE.into(),
+        tables: vec![Table::Patients, Table::Registrations],
+        code_sets: vec![CodeSet {
+            table: Table::Events,
+            codes: vec![44054006, 38341003],
+            earliest: Some(Date::ymd(2024, 6, 1).expect("valid")),
+            latest: Some(reference_date()),
+            policy: false,
+        }],
+    };
+    let mut sexes = Vec::new();
+    let mut kinds = Vec::new();
+    let mut events = Vec::new();
+    let extraction = plugin(gpes_plugin_artifacts::CSV_EXPORT)
+        .extract(dir.path(), &request, &Limits::default(), |r| match r {
+            Record::Patient(p) => sexes.push((p.id, p.sex, p.date_of_birth)),
+            Record::Registration(r) => kinds.push((r.patient_id, r.kind)),
+            Record::Event(e) => events.push((e.patient_id, e.code, e.date)),
+            Record::Medication(_) => {}
+        })
+        .await
+        .expect("extraction succeeds");
+    let sex = |id: &str| sexes.iter().find(|s| s.0 == id).expect("patient").1;
+    // Gender M, F, I (indeterminate) and U.
+    assert_eq!(sex("p02"), Sex::Male);
+    assert_eq!(sex("p01"), Sex::Female);
+    assert_eq!(sex("p05"), Sex::Other);
+    assert_eq!(sex("p09"), Sex::Unknown);
+    // A DD/MM/YYYY date and a MM/YYYY one, known only to the month.
+    assert_eq!(sexes[0].2, Some(Date::ymd(1960, 4, 12).expect("valid")));
+    assert_eq!(
+        sexes.iter().find(|s| s.0 == "p12").expect("p12").2,
+        Some(Date::new(1950, 7, 1, Precision::Month).expect("valid"))
+    );
+    // RegistrationType TEMP is a temporary registration, GMS a regular one.
+    assert!(kinds.contains(&("p03".into(), RegistrationType::Temporary)));
+    assert!(kinds.contains(&("p01".into(), RegistrationType::Regular)));
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            (
+                "p01".into(),
+                44054006,
+                Date::ymd(2024, 11, 2).expect("valid")
+            ),
+            (
+                "p12".into(),
+                44054006,
+                Date::ymd(2025, 3, 1).expect("valid")
+            ),
+        ]
+    );
+    let s = &extraction.summary;
+    // 14 patients, 16 registrations and 10 observation lines.
+    assert_eq!(s.records_read, 40);
+    assert_eq!(s.records_mapped, 32);
+    let found: Vec<(WarningKind, &str, u64, &str)> = s
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.file.as_str(), w.line, w.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                WarningKind::BadDate,
+                "Observation.csv",
+                10,
+                "column EffectiveDate: '2024-11-02' is not a date in the form DD/MM/YYYY, MM/YYYY or YYYY"
+            ),
+            (
+                WarningKind::UnmappableCode,
+                "Observation.csv",
+                8,
+                "no map from READ2 to SNOMED CT"
+            ),
+            (
+                WarningKind::UnknownCodeSystem,
+                "Observation.csv",
+                9,
+                "column CodeSystem: 'XYZ' is not one of SNOMED, READ2, CTV3, EMIS"
+            ),
+        ]
+    );
 }
 
 #[tokio::test]
 async fn a_bad_nhs_number_is_dropped_and_the_patient_kept() {
     let dir = practice();
-    let patients = path(&dir, "patients.csv");
+    let patients = path(&dir, "Patient.csv");
     let text = std::fs::read_to_string(&patients).expect("read");
     // p01's number with its check digit changed.
     let first_number = text

@@ -30,8 +30,8 @@ async fn entries_equal_each_files_size_and_sha256() {
     assert_eq!(
         got,
         [
-            expected(&dir, "patients.csv"),
-            expected(&dir, "registrations.csv")
+            expected(&dir, "Patient.csv"),
+            expected(&dir, "Registration.csv")
         ]
     );
 }
@@ -40,24 +40,24 @@ async fn entries_equal_each_files_size_and_sha256() {
 async fn flipping_one_byte_changes_exactly_that_entry() {
     let dir = practice();
     let before = fingerprint(&dir).await;
-    let regs = path(&dir, "registrations.csv");
+    let regs = path(&dir, "Registration.csv");
     let mut bytes = std::fs::read(&regs).expect("read");
     // A digit of p01's start year: 2010 becomes 2011 (still a good line).
     let at = bytes
         .windows(10)
-        .position(|w| w == b"2010-05-01")
+        .position(|w| w == b"01/05/2010")
         .expect("p01's start date")
-        + 3;
+        + 9;
     bytes[at] ^= 0x01;
     std::fs::write(&regs, &bytes).expect("write");
     let after = fingerprint(&dir).await;
     assert_eq!(after.len(), before.len());
-    assert_eq!(after[0], before[0], "patients.csv is unchanged");
+    assert_eq!(after[0], before[0], "Patient.csv is unchanged");
     assert_ne!(
         after[1].sha256, before[1].sha256,
-        "registrations.csv changed"
+        "Registration.csv changed"
     );
-    assert_eq!(after[1], expected(&dir, "registrations.csv"));
+    assert_eq!(after[1], expected(&dir, "Registration.csv"));
 }
 
 #[tokio::test]

@@ -156,9 +156,9 @@ async fn names_outside_the_root_are_refused() {
 async fn a_real_plugin_meeting_a_linked_file_is_refused_too() {
     let dir = practice();
     let outside = tempfile::tempdir().expect("temp dir");
-    let moved = outside.path().join("patients.csv");
-    std::fs::rename(path(&dir, "patients.csv"), &moved).expect("move");
-    std::os::unix::fs::symlink(&moved, path(&dir, "patients.csv")).expect("symlink");
+    let moved = outside.path().join("Patient.csv");
+    std::fs::rename(path(&dir, "Patient.csv"), &moved).expect("move");
+    std::os::unix::fs::symlink(&moved, path(&dir, "Patient.csv")).expect("symlink");
     let err = count(
         &plugin(gpes_plugin_artifacts::CSV_EXPORT),
         dir.path(),
@@ -167,7 +167,7 @@ async fn a_real_plugin_meeting_a_linked_file_is_refused_too() {
     .await
     .expect_err("a linked file is refused");
     assert!(
-        matches!(&err, ExtractionError::AccessDenied(d) if d.name == "patients.csv"),
+        matches!(&err, ExtractionError::AccessDenied(d) if d.name == "Patient.csv"),
         "{err:?}"
     );
     good_extraction_succeeds().await;
