@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: a coordinator and two agents on
 # loopback (one agent serving two practices), real TLS and real sled
-# directories in a throwaway folder, enrolled with one-time tokens; three
-# seeded synthetic practices in the csv-export format; a collection of a
+# directories in a throwaway folder, enrolled with one-time tokens; the
+# plugin signed with a supplier key made for the demo, which the agents
+# trust; three seeded synthetic practices in the csv-export format; a
+# collection of a
 # published indicator (QOF DM020) scheduled with cron runs and its results
 # are printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null 2>&1
 echo "building (release)..." >&2
-cargo build --release --locked -q -p gpes-coordinator -p gpes-agent -p gpesctl -p gpes-plugin-artifacts -p gpes-synth
+cargo build --release --locked -q -p gpes-coordinator -p gpes-agent -p gpesctl -p gpes-plugin-artifacts -p gpes-synth -p gpes-plugin-tool
 target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target_dir/release
-plugin=$("$bin/gpes-guest-path" csv-export)
 
 work=$(mktemp -d)
 pids=()
@@ -23,6 +24,16 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The supplier's side: a signing key, and the plugin as the supplier ships
+# it, with its signed manifest beside it (csv-export.wasm.sig.json).
+mkdir -p "$work/plugins"
+cp "$("$bin/gpes-guest-path" csv-export)" "$work/plugins/csv-export.wasm"
+plugin=$work/plugins/csv-export.wasm
+supplier="GPES reference adapters"
+supplier_key=$("$bin/gpes-plugin" keygen --out "$work/supplier" --supplier "$supplier" 2>/dev/null)
+"$bin/gpes-plugin" sign "$plugin" --key "$work/supplier/plugin-signing.key" --supplier "$supplier" >/dev/null
+"$bin/gpes-plugin" verify "$plugin" --trust "$work/supplier/plugin-signing.pub" >&2
 
 # Three synthetic practices (deterministic: the same seed, the same files).
 for spec in A81001:1:3000 B82002:2:2000 C83003:3:1000; do
@@ -56,6 +67,7 @@ start_agent() {
   mkdir -p "$dir"
   {
     echo "data_dir = \"$dir/data\""
+    printf '[[trusted_supplier]]\nname = "%s"\npublic_key = "%s"\n' "$supplier" "$supplier_key"
     for code in "$@"; do
       printf '[[practice]]\ncode = "%s"\nplugin = "%s"\ndata = "%s"\n' \
         "$code" "$plugin" "$work/practices/$code"

@@ -60,7 +60,20 @@ async fn async_main() -> ExitCode {
                         e.practices.join(", ")
                     );
                 }),
-            Command::Run => run(config).await,
+            Command::Run => {
+                // Plugins are checked first: an unsigned, badly signed or
+                // untrusted plugin is a configuration error, and nothing
+                // is opened or created.
+                let runner = match crate::runner::Runner::new(&config).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("gpes-agent: {e:#}");
+                        let refused = e.downcast_ref::<crate::runner::PluginRefused>().is_some();
+                        return ExitCode::from(if refused { 2 } else { 1 });
+                    }
+                };
+                run(config, runner).await
+            }
         };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -71,9 +84,9 @@ async fn async_main() -> ExitCode {
     }
 }
 
-async fn run(config: crate::Config) -> anyhow::Result<()> {
+async fn run(config: crate::Config, runner: crate::runner::Runner) -> anyhow::Result<()> {
     let identity = crate::identity::load(&config.data_dir)?;
-    let daemon = crate::daemon::Daemon::new(config, identity)?;
+    let daemon = crate::daemon::Daemon::new(config, identity, runner)?;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {

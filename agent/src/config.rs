@@ -1,6 +1,9 @@
 //! The agent's configuration file (TOML). Unknown keys are refused. The file
 //! says what to run: which practices this site serves, and for each the
-//! plugin that reads it and where its data is.
+//! plugin that reads it and where its data is; and which suppliers' plugin
+//! signatures the site trusts. A plugin runs only if its signed manifest
+//! (`PLUGIN.wasm.sig.json` beside it, or `plugin_manifest`) is signed by a
+//! key listed here for the supplier it names.
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -14,6 +17,10 @@ pub struct Config {
     /// One entry per practice this site serves.
     #[serde(rename = "practice", default)]
     pub practices: Vec<PracticeConfig>,
+    /// The suppliers whose plugins this site runs, each with a public key
+    /// it signs them with (`[[trusted_supplier]]`, one entry per key).
+    #[serde(rename = "trusted_supplier", default)]
+    pub trusted_suppliers: Vec<TrustedSupplier>,
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
@@ -52,6 +59,17 @@ impl Default for PolicyConfig {
     }
 }
 
+/// A supplier the site trusts, and one of its plugin-signing keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedSupplier {
+    /// The supplier's name, exactly as its plugins' manifests give it.
+    pub name: String,
+    /// The public key line the supplier published
+    /// (`gpes-ed25519:<base64>`, as `gpes-plugin keygen` prints it).
+    pub public_key: gpes_sign::PublicKey,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PracticeConfig {
@@ -59,8 +77,21 @@ pub struct PracticeConfig {
     pub code: String,
     /// The supplier plugin (a WebAssembly component) that reads it.
     pub plugin: PathBuf,
+    /// The plugin's signed manifest (default: the plugin's path followed by
+    /// `.sig.json`, e.g. `csv-export.wasm.sig.json` beside it).
+    #[serde(default)]
+    pub plugin_manifest: Option<PathBuf>,
     /// The folder holding the practice's export.
     pub data: PathBuf,
+}
+
+impl PracticeConfig {
+    /// Where the plugin's signed manifest is.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.plugin_manifest
+            .clone()
+            .unwrap_or_else(|| gpes_sign::default_manifest_path(&self.plugin))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +152,11 @@ impl Config {
                 return Err(invalid(format!("practice {} is listed twice", p.code)));
             }
         }
+        for s in &config.trusted_suppliers {
+            if s.name.trim().is_empty() {
+                return Err(invalid("a trusted_supplier has an empty name".into()));
+            }
+        }
         if config.limits.memory_mib == 0 || config.limits.deadline_seconds == 0 {
             return Err(invalid(
                 "limits.memory_mib and limits.deadline_seconds must be above zero".into(),
@@ -140,6 +176,15 @@ impl Config {
     pub fn practice(&self, code: &str) -> Option<&PracticeConfig> {
         self.practices.iter().find(|p| p.code == code)
     }
+
+    /// The suppliers and keys this site trusts to sign plugins.
+    pub fn trust_list(&self) -> gpes_sign::TrustList {
+        let mut trust = gpes_sign::TrustList::new();
+        for s in &self.trusted_suppliers {
+            trust.trust(s.name.clone(), s.public_key);
+        }
+        trust
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +196,31 @@ mod tests {
         let text = "data_dir = \"/x\"\n[[practice]]\ncode = \"A81001\"\nplugin = \"p.wasm\"\ndata_folder = \"/d\"\n";
         let err = Config::parse(text, Path::new("agent.toml")).expect_err("typo");
         assert!(err.to_string().contains("data_folder"), "{err}");
+    }
+
+    #[test]
+    fn trusted_suppliers_and_manifest_paths_are_read() {
+        let (key, _) = gpes_sign::SigningKey::generate().expect("key");
+        let text = format!(
+            "data_dir = \"/x\"\n[[trusted_supplier]]\nname = \"S\"\npublic_key = \"{}\"\n\
+             [[practice]]\ncode = \"A81001\"\nplugin = \"/p/a.wasm\"\ndata = \"/d\"\n\
+             [[practice]]\ncode = \"B82002\"\nplugin = \"/p/a.wasm\"\nplugin_manifest = \"/m/a.json\"\ndata = \"/d\"\n",
+            key.public_key()
+        );
+        let config = Config::parse(&text, Path::new("agent.toml")).expect("valid");
+        assert_eq!(config.trust_list().keys_for("S"), [key.public_key()]);
+        assert_eq!(
+            config.practices[0].manifest_path(),
+            Path::new("/p/a.wasm.sig.json")
+        );
+        assert_eq!(config.practices[1].manifest_path(), Path::new("/m/a.json"));
+    }
+
+    #[test]
+    fn a_malformed_public_key_is_refused_saying_what_a_key_looks_like() {
+        let text = "data_dir = \"/x\"\n[[trusted_supplier]]\nname = \"S\"\npublic_key = \"ssh-ed25519 AAAA\"\n";
+        let err = Config::parse(text, Path::new("agent.toml")).expect_err("bad key");
+        assert!(err.to_string().contains("gpes-ed25519:"), "{err}");
     }
 
     #[test]

@@ -38,7 +38,9 @@ impl std::fmt::Debug for Daemon {
 }
 
 impl Daemon {
-    pub fn new(config: Config, identity: Identity) -> anyhow::Result<Daemon> {
+    /// The daemon for `config`, running the plugins `runner` verified
+    /// (`Runner::new`, before anything is opened or created).
+    pub fn new(config: Config, identity: Identity, runner: Runner) -> anyhow::Result<Daemon> {
         for p in &identity.enrollment.practices {
             if config.practice(p).is_none() {
                 tracing::warn!(practice = %p, "the coordinator lets this agent serve a practice the configuration does not list; its jobs are not taken");
@@ -71,7 +73,7 @@ impl Daemon {
             .map(Duration::from_millis);
         Ok(Daemon {
             practices,
-            runner: Runner::new(&config)?,
+            runner,
             agent_id: identity.enrollment.agent_id.clone(),
             config,
             uplink,

@@ -5,9 +5,12 @@
 //! the extract, keeps it in a sled buffer (flushed) until the coordinator's
 //! receipt, and uploads what is still buffered after a restart.
 //!
-//! It is the only part of the system that reads a site's data. It does not
-//! yet apply local policy (objections, suppression) or check plugin
-//! signatures; both are later issues.
+//! It is the only part of the system that reads a site's data, and it runs
+//! only plugins whose supplier-signed manifest verifies against the
+//! suppliers its configuration trusts (checked, with the plugin's
+//! `describe`, before it starts: an unsigned or untrusted plugin stops it
+//! with exit code 2). It applies the site's objection policy; small-count
+//! suppression is a later issue.
 
 pub mod buffer;
 pub mod cli;

@@ -9,16 +9,32 @@ use gpes_canon::ContentHash;
 use gpes_host::{Host, Limits, Plugin};
 use gpes_protocol::{DataClass, Extract, InputFile, Job};
 use gpes_query::Evaluation;
+use gpes_sign::SignedManifest;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Plugins compiled once, by path, and what they say they are.
+/// A configured plugin the agent will not run: unreadable, unsigned, badly
+/// signed, signed by a key the site does not trust, or not what its
+/// manifest says. The agent refuses to start (a configuration error).
+#[derive(Debug, thiserror::Error)]
+#[error("practice {practice}: refusing the plugin {}: {reason}", plugin.display())]
+pub struct PluginRefused {
+    pub practice: String,
+    pub plugin: PathBuf,
+    pub reason: String,
+}
+
+/// The plugins of every configured practice, each verified against the
+/// site's trust list and compiled once at start, with what they say they
+/// are. No other plugin runs.
 pub struct Runner {
-    host: Host,
+    /// Kept for its epoch ticker, which the plugins' deadlines need.
+    _host: Host,
     policy: crate::config::PolicyConfig,
-    plugins: Mutex<HashMap<PathBuf, (Arc<Plugin>, gpes_model::PluginInfo)>>,
+    /// By (plugin path, manifest path).
+    plugins: HashMap<(PathBuf, PathBuf), (Arc<Plugin>, gpes_model::PluginInfo)>,
     limits: Limits,
 }
 
@@ -29,45 +45,72 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    pub fn new(config: &Config) -> anyhow::Result<Runner> {
+    /// Verifies and compiles the plugin of every configured practice.
+    /// A plugin that does not check out is a [`PluginRefused`] error
+    /// (inside the `anyhow::Error`).
+    pub async fn new(config: &Config) -> anyhow::Result<Runner> {
+        let limits = Limits {
+            memory_bytes: config.limits.memory_mib << 20,
+            deadline: Duration::from_secs(config.limits.deadline_seconds),
+            ..Limits::default()
+        };
+        let host = Host::new()?;
+        let trust = config.trust_list();
+        let mut plugins = HashMap::new();
+        for practice in &config.practices {
+            let key = (practice.plugin.clone(), practice.manifest_path());
+            if plugins.contains_key(&key) {
+                continue;
+            }
+            let refused = |reason: String| PluginRefused {
+                practice: practice.code.clone(),
+                plugin: practice.plugin.clone(),
+                reason,
+            };
+            let signed = SignedManifest::read(&key.1).map_err(|e| refused(e.to_string()))?;
+            let wasm =
+                std::fs::read(&key.0).map_err(|e| refused(format!("it cannot be read: {e}")))?;
+            let plugin = host
+                .load_signed(&wasm, &signed, &trust, &limits)
+                .await
+                .map_err(|e| refused(e.to_string()))?;
+            let info = plugin
+                .describe(&limits)
+                .await
+                .map_err(|e| refused(e.to_string()))?;
+            tracing::info!(
+                practice = %practice.code,
+                plugin = %key.0.display(),
+                name = %info.name,
+                version = %info.version,
+                supplier = %info.supplier,
+                key_id = %signed.key_id,
+                "plugin verified"
+            );
+            plugins.insert(key, (Arc::new(plugin), info));
+        }
         Ok(Runner {
-            host: Host::new()?,
+            _host: host,
             policy: config.policy.clone(),
-            plugins: Mutex::new(HashMap::new()),
-            limits: Limits {
-                memory_bytes: config.limits.memory_mib << 20,
-                deadline: Duration::from_secs(config.limits.deadline_seconds),
-                ..Limits::default()
-            },
+            plugins,
+            limits,
         })
     }
 
-    async fn plugin(
+    /// The verified plugin of a configured practice.
+    fn plugin(
         &self,
-        path: &PathBuf,
+        practice: &PracticeConfig,
     ) -> anyhow::Result<(Arc<Plugin>, gpes_model::PluginInfo)> {
-        if let Some(p) = self
-            .plugins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(path)
-        {
-            return Ok(p.clone());
-        }
-        let wasm = std::fs::read(path)
-            .with_context(|| format!("could not read the plugin {}", path.display()))?;
-        let plugin = Arc::new(
-            self.host
-                .load(&wasm)
-                .with_context(|| format!("could not load the plugin {}", path.display()))?,
-        );
-        let info = plugin.describe(&self.limits).await?;
-        let entry = (plugin, info);
         self.plugins
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(path.clone(), entry.clone());
-        Ok(entry)
+            .get(&(practice.plugin.clone(), practice.manifest_path()))
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "the plugin {} was not verified when the agent started; restart the agent to verify it",
+                    practice.plugin.display()
+                )
+            })
     }
 
     /// Runs a job for a practice this site serves and seals its extract.
@@ -90,7 +133,7 @@ impl Runner {
             // as a policy code set.
             bound = bound.with_exclusion(self.policy.objection_codes.iter().copied());
         }
-        let (plugin, info) = self.plugin(&practice.plugin).await?;
+        let (plugin, info) = self.plugin(practice)?;
         let mut evaluation = bound.evaluation();
         let mut needs = bound.needs();
         let mut inputs: BTreeMap<String, InputFile> = BTreeMap::new();

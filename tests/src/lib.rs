@@ -7,7 +7,9 @@
 //! library's `cli::main`), built here so the suites can run them as
 //! processes.
 
+use gpes_sign::{SignedManifest, SigningKey};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The demo practices (`examples/practices/`) and, by the rules of
 /// `sdk/query/src/registered.rs`, how many patients each had registered on
@@ -57,17 +59,74 @@ pub fn population_count(result: &serde_json::Value, population: &str) -> Option<
         .as_u64()
 }
 
+/// The test supplier: a key made for this test process, trusted by every
+/// agent the suites configure, and the csv-export plugin's manifest signed
+/// with it (filled from the plugin's own `describe`).
+#[derive(Debug)]
+pub struct TestSupplier {
+    pub key: SigningKey,
+    pub signed_csv_export: SignedManifest,
+}
+
+/// The test supplier, made once per process.
+pub fn test_supplier() -> &'static TestSupplier {
+    static SUPPLIER: OnceLock<TestSupplier> = OnceLock::new();
+    SUPPLIER.get_or_init(|| {
+        // A thread of its own, so that this works from inside a runtime.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let wasm = std::fs::read(gpes_plugin_artifacts::CSV_EXPORT).expect("guest was built");
+            let host = gpes_host::Host::new().expect("host");
+            let manifest = runtime
+                .block_on(host.manifest_for(&wasm, &gpes_host::Limits::default()))
+                .expect("csv-export describes itself");
+            let (key, _) = SigningKey::generate().expect("key");
+            let signed_csv_export = manifest.sign(&key).expect("signs");
+            TestSupplier {
+                key,
+                signed_csv_export,
+            }
+        })
+        .join()
+        .expect("signing thread")
+    })
+}
+
+/// The `[[trusted_supplier]]` entry trusting `key` for the csv-export
+/// plugin's supplier.
+pub fn trusted_supplier_toml(key: &gpes_sign::PublicKey) -> String {
+    format!(
+        "[[trusted_supplier]]\nname = \"{}\"\npublic_key = \"{key}\"\n",
+        test_supplier().signed_csv_export.manifest.supplier
+    )
+}
+
 /// The agent configuration for the given practices, all read by the
-/// csv-export plugin.
+/// csv-export plugin, signed by the test supplier, whom the configuration
+/// trusts. The signed manifest is written beside `data_dir` (in its parent
+/// folder, created if absent) as `csv-export.wasm.sig.json`.
 pub fn agent_config(data_dir: &Path, practices: &[(&str, PathBuf)], poll_seconds: u64) -> String {
+    let supplier = test_supplier();
+    let parent = data_dir.parent().expect("data_dir has a parent folder");
+    std::fs::create_dir_all(parent).expect("mkdir");
+    let manifest = parent.join("csv-export.wasm.sig.json");
+    supplier
+        .signed_csv_export
+        .write(&manifest)
+        .expect("write the signed manifest");
     let mut text = format!(
-        "data_dir = \"{}\"\n[limits]\npoll_seconds = {poll_seconds}\n",
-        data_dir.display()
+        "data_dir = \"{}\"\n{}[limits]\npoll_seconds = {poll_seconds}\n",
+        data_dir.display(),
+        trusted_supplier_toml(&supplier.key.public_key())
     );
     for (code, data) in practices {
         text.push_str(&format!(
-            "[[practice]]\ncode = \"{code}\"\nplugin = \"{}\"\ndata = \"{}\"\n",
+            "[[practice]]\ncode = \"{code}\"\nplugin = \"{}\"\nplugin_manifest = \"{}\"\ndata = \"{}\"\n",
             gpes_plugin_artifacts::CSV_EXPORT,
+            manifest.display(),
             data.display()
         ));
     }

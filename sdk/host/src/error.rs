@@ -15,6 +15,25 @@ pub enum LoadError {
     Contract(String),
     #[error("the host could not start: {0}")]
     Engine(String),
+    /// The signature or the wasm's hash did not check out against the trust
+    /// list; the plugin was not compiled.
+    #[error(transparent)]
+    Unverified(#[from] gpes_sign::VerifyError),
+    /// `describe` failed, so the plugin cannot be checked against its
+    /// manifest.
+    #[error(
+        "the plugin's describe failed, so it cannot be checked against its signed manifest: {0}"
+    )]
+    Describe(ExtractionError),
+    /// The plugin says it is something other than what its supplier signed.
+    #[error(
+        "the plugin's describe gives {field} '{plugin}', but its signed manifest says '{manifest}'; the plugin and the manifest do not belong together: get the matching pair from the supplier"
+    )]
+    ManifestMismatch {
+        field: &'static str,
+        manifest: String,
+        plugin: String,
+    },
 }
 
 /// Why an extraction failed. Every variant says what the plugin did; the

@@ -8,9 +8,18 @@
 //! plugin's summary with the input fingerprint (name, size and SHA-256 of
 //! every file opened).
 //!
-//! It is not the engine (`sdk/query` evaluates queries over the records), it
-//! does not verify plugin signatures yet, and it knows nothing of jobs or
-//! networks: the agent decides what to run and where the data is.
+//!
+//! [`Host::load_signed`] is the path for plugins from a supplier: it checks
+//! the supplier's signature over the plugin's manifest against a trust list
+//! and the wasm's SHA-256 *before* compiling anything (`gpes-sign`), then
+//! refuses the plugin unless its own `describe` agrees with the manifest.
+//! [`Host::load`] skips all of that; it is for tests and for the plugin
+//! author's tools, never for running a supplier's plugin at a site.
+//!
+//! It is not the engine (`sdk/query` evaluates queries over the records),
+//! it does not decide which suppliers to trust (the agent's configuration
+//! does), and it knows nothing of jobs or networks: the agent decides what
+//! to run and where the data is.
 
 mod convert;
 mod error;
@@ -22,6 +31,7 @@ pub use sandbox::{LogLevel, LogLine};
 pub use source::FileFingerprint;
 
 use gpes_model::{PluginInfo, Record, Request, Summary};
+use gpes_sign::{Manifest, SignedManifest, TrustList};
 use sandbox::Sandbox;
 use source::DataSource;
 use std::path::Path;
@@ -148,7 +158,43 @@ impl Host {
         })
     }
 
-    /// Compiles a plugin component and checks it fits the contract.
+    /// Loads a supplier's plugin only if it checks out: the signed
+    /// manifest's signature verifies under a key `trust` holds for the
+    /// supplier it names and `wasm` hashes to the manifest's SHA-256 (both
+    /// before compiling), and then the plugin's `describe` (run in a fresh
+    /// sandbox under `limits`) gives the manifest's name, version, supplier
+    /// and data-model version.
+    pub async fn load_signed(
+        &self,
+        wasm: &[u8],
+        signed: &SignedManifest,
+        trust: &TrustList,
+        limits: &Limits,
+    ) -> Result<Plugin, LoadError> {
+        let manifest = signed.verify(wasm, trust)?;
+        let plugin = self.load(wasm)?;
+        let info = plugin.describe(limits).await.map_err(LoadError::Describe)?;
+        agrees(manifest, &info)?;
+        Ok(plugin)
+    }
+
+    /// The manifest a supplier signs for `wasm`: compiles it and fills the
+    /// manifest from its own `describe`, so the two agree by construction.
+    pub async fn manifest_for(&self, wasm: &[u8], limits: &Limits) -> Result<Manifest, LoadError> {
+        let plugin = self.load(wasm)?;
+        let info = plugin.describe(limits).await.map_err(LoadError::Describe)?;
+        Ok(Manifest::new(
+            info.name,
+            info.version,
+            info.supplier,
+            info.data_model_version,
+            wasm,
+        ))
+    }
+
+    /// Compiles a plugin component and checks it fits the contract. This
+    /// does **not** verify a signature: it is for tests and tools; a site
+    /// loads supplier plugins with [`Host::load_signed`].
     pub fn load(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
         let component =
             Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
@@ -163,6 +209,32 @@ impl Host {
             pre,
         })
     }
+}
+
+/// Refuses a plugin whose `describe` disagrees with its signed manifest.
+fn agrees(manifest: &Manifest, info: &PluginInfo) -> Result<(), LoadError> {
+    let pairs = [
+        ("name", &manifest.name, &info.name),
+        ("version", &manifest.version, &info.version),
+        ("supplier", &manifest.supplier, &info.supplier),
+    ];
+    for (field, signed, said) in pairs {
+        if signed != said {
+            return Err(LoadError::ManifestMismatch {
+                field,
+                manifest: signed.clone(),
+                plugin: said.clone(),
+            });
+        }
+    }
+    if manifest.data_model_version != info.data_model_version {
+        return Err(LoadError::ManifestMismatch {
+            field: "data-model version",
+            manifest: manifest.data_model_version.to_string(),
+            plugin: info.data_model_version.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// A compiled plugin, ready to run any number of extractions, each in a

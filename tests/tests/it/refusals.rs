@@ -252,6 +252,7 @@ fn the_example_configurations_in_deploy_are_valid() {
     assert_eq!(c.lease_seconds, 900);
     let a = gpes_agent::Config::load(&deploy.join("agent.toml")).expect("valid");
     assert_eq!(a.practices.len(), 1);
+    assert_eq!(a.trusted_suppliers.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,6 +313,133 @@ async fn an_agent_configured_only_for_practices_it_was_not_enrolled_for_does_not
     let config =
         gpes_agent::Config::parse(&text, std::path::Path::new("agent.toml")).expect("config");
     let identity = gpes_agent::identity::load(&data_dir).expect("identity");
-    let err = gpes_agent::daemon::Daemon::new(config, identity).expect_err("nothing to serve");
+    let runner = gpes_agent::runner::Runner::new(&config)
+        .await
+        .expect("plugins verify");
+    let err =
+        gpes_agent::daemon::Daemon::new(config, identity, runner).expect_err("nothing to serve");
     assert!(err.to_string().contains("enrolled for (A81001)"), "{err}");
+}
+
+/// Every file under `dir` with its contents, for before-and-after checks.
+fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                out.push((path, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_refuses_to_start_with_an_unsigned_tampered_or_untrusted_plugin() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let data_dir = enroll_only(dir.path(), &token.token).await;
+    let supplier = gpes_tests::test_supplier();
+    let trusted = gpes_tests::trusted_supplier_toml(&supplier.key.public_key());
+    let wasm = std::fs::read(gpes_plugin_artifacts::CSV_EXPORT).expect("guest was built");
+
+    // Each case: the plugin's bytes, its manifest (if any), and what the
+    // refusal must say.
+    let mut tampered = wasm.clone();
+    let at = tampered.len() - 10;
+    tampered[at] ^= 1;
+    let (stranger, _) = gpes_sign::SigningKey::generate().expect("key");
+    let by_stranger = supplier
+        .signed_csv_export
+        .manifest
+        .clone()
+        .sign(&stranger)
+        .expect("sign");
+    let cases = [
+        ("unsigned", &wasm, None, "a site runs only signed plugins"),
+        (
+            "tampered",
+            &tampered,
+            Some(&supplier.signed_csv_export),
+            "not the one the supplier signed",
+        ),
+        (
+            "untrusted",
+            &wasm,
+            Some(&by_stranger),
+            "which this site does not trust for supplier",
+        ),
+    ];
+    for (case, bytes, manifest, says) in cases {
+        let plugins = dir.path().join(case);
+        std::fs::create_dir_all(&plugins).expect("mkdir");
+        let plugin = plugins.join("csv-export.wasm");
+        std::fs::write(&plugin, bytes).expect("write");
+        if let Some(m) = manifest {
+            // At the default place, beside the plugin.
+            m.write(&gpes_sign::default_manifest_path(&plugin))
+                .expect("write");
+        }
+        let config = plugins.join("agent.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\n{trusted}[[practice]]\ncode = \"A81001\"\nplugin = \"{}\"\ndata = \"{}\"\n",
+                data_dir.display(),
+                plugin.display(),
+                gpes_tests::practice_data("A81001").display()
+            ),
+        )
+        .expect("write");
+
+        let before = (coordinator.snapshot(), tree(&data_dir));
+        let out = Command::new(env!("CARGO_BIN_EXE_e2e-agent"))
+            .args(["--config".as_ref(), config.as_os_str(), "run".as_ref()])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{case}: {stderr}");
+        assert!(stderr.contains(says), "{case}: {stderr}");
+        assert!(stderr.contains("practice A81001"), "{case}: {stderr}");
+        assert_eq!(
+            (coordinator.snapshot(), tree(&data_dir)),
+            before,
+            "{case}: nothing created or changed"
+        );
+        assert!(!data_dir.join("buffer").exists(), "{case}: no buffer");
+    }
+
+    // The same configuration with the plugin properly signed passes the
+    // check the agent makes at start.
+    let plugins = dir.path().join("signed");
+    std::fs::create_dir_all(&plugins).expect("mkdir");
+    let plugin = plugins.join("csv-export.wasm");
+    std::fs::write(&plugin, &wasm).expect("write");
+    supplier
+        .signed_csv_export
+        .write(&gpes_sign::default_manifest_path(&plugin))
+        .expect("write");
+    let config = plugins.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n{trusted}[[practice]]\ncode = \"A81001\"\nplugin = \"{}\"\ndata = \"{}\"\n",
+            data_dir.display(),
+            plugin.display(),
+            gpes_tests::practice_data("A81001").display()
+        ),
+    )
+    .expect("write");
+    let text = std::fs::read_to_string(&config).expect("read");
+    let parsed = gpes_agent::Config::parse(&text, &config).expect("valid");
+    gpes_agent::runner::Runner::new(&parsed)
+        .await
+        .expect("the signed plugin verifies");
 }

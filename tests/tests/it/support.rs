@@ -167,7 +167,10 @@ pub async fn start_agent_with(dir: &Path, token: &str, with_data: &[(&str, PathB
         .await
         .expect("enrollment");
     let identity = gpes_agent::identity::load(&data_dir).expect("identity");
-    let daemon = Daemon::new(config, identity).expect("daemon");
+    let runner = gpes_agent::runner::Runner::new(&config)
+        .await
+        .expect("the signed plugins verify");
+    let daemon = Daemon::new(config, identity, runner).expect("daemon");
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move { daemon.run(stop).await });
