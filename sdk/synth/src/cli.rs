@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! gpes-synth --seed 1 --patients 10000 --practice A81001 --out DIR [--date 2025-03-31]
+//!            [--format csv-export|fhir-ndjson]
 //! ```
 //!
-//! Generates the practice, writes its csv-export files into DIR and prints
-//! its [`Stats`](crate::Stats) and the time taken.
+//! Generates the practice, writes its files into DIR in the chosen format
+//! (csv-export by default) and prints its [`Stats`](crate::Stats) and the
+//! time taken.
 
-use crate::{PracticeConfig, generate, write_csv_export};
+use crate::{PracticeConfig, generate, write_csv_export, write_fhir_ndjson};
 use gpes_model::Date;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,23 +17,39 @@ use std::time::Instant;
 
 const USAGE: &str =
     "usage: gpes-synth --seed N --patients N --practice ODS --out DIR [--date YYYY-MM-DD]
+                  [--format csv-export|fhir-ndjson]
 
-Writes a synthetic practice (patients.csv, registrations.csv, events.csv,
-medications.csv in the csv-export format) into DIR. The same arguments give
-the same files, byte for byte. --patients is 1000 to 100000; --date is the
-extraction reference date (default 2025-03-31).";
+Writes a synthetic practice into DIR: with --format csv-export (the
+default), Patient.csv, Registration.csv, Observation.csv and Medication.csv
+in the csv-export format; with --format fhir-ndjson, the same patients as a
+FHIR R4 bulk-data export (Patient.000.ndjson, EpisodeOfCare.000.ndjson,
+Observation.000.ndjson, ...). The same arguments give the same files, byte
+for byte. --patients is 1000 to 100000; --date is the extraction reference
+date (default 2025-03-31).";
+
+/// The file format written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// `plugins/csv-export/FORMAT.md`, read by the csv-export plugin.
+    #[default]
+    CsvExport,
+    /// A FHIR R4 bulk-data export, read by the fhir-ndjson plugin.
+    FhirNdjson,
+}
 
 /// Parsed arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub config: PracticeConfig,
     pub out: PathBuf,
+    pub format: Format,
 }
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut config = PracticeConfig::default();
     let mut out = None;
+    let mut format = Format::default();
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -55,12 +73,27 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                     Date::parse_iso(&value).map_err(|e| format!("--date: {e}"))?;
             }
             "--out" => out = Some(PathBuf::from(value)),
+            "--format" => {
+                format = match value.as_str() {
+                    "csv-export" => Format::CsvExport,
+                    "fhir-ndjson" => Format::FhirNdjson,
+                    _ => {
+                        return Err(format!(
+                            "--format '{value}' is not one of csv-export, fhir-ndjson"
+                        ));
+                    }
+                };
+            }
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
     config.check().map_err(|e| e.to_string())?;
     let out = out.ok_or("--out DIR is required")?;
-    Ok(Args { config, out })
+    Ok(Args {
+        config,
+        out,
+        format,
+    })
 }
 
 /// Runs the command line; the binary's `main` calls this.
@@ -79,13 +112,20 @@ pub fn main() -> ExitCode {
     let started = Instant::now();
     let practice = generate(&args.config);
     let generated = started.elapsed();
-    if let Err(e) = write_csv_export(&practice, &args.out) {
+    let (written, format) = match args.format {
+        Format::CsvExport => (write_csv_export(&practice, &args.out), "csv-export"),
+        Format::FhirNdjson => (
+            write_fhir_ndjson(&practice, &args.out).map(|_| ()),
+            "fhir-ndjson",
+        ),
+    };
+    if let Err(e) = written {
         eprintln!("gpes-synth: writing {}: {e}", args.out.display());
         return ExitCode::FAILURE;
     }
     let written = started.elapsed();
     println!(
-        "practice {} (seed {}, reference date {}) written to {}",
+        "practice {} (seed {}, reference date {}) written to {} ({format})",
         practice.practice,
         args.config.seed,
         practice.reference_date,
@@ -123,6 +163,10 @@ mod tests {
         .expect("parses");
         assert_eq!(a.config, PracticeConfig::new(1, "A81001", 10_000));
         assert_eq!(a.out, PathBuf::from("x"));
+        assert_eq!(a.format, Format::CsvExport);
+        let f = parse(strings(&["--format", "fhir-ndjson", "--out", "x"])).expect("parses");
+        assert_eq!(f.format, Format::FhirNdjson);
+        assert!(parse(strings(&["--format", "fhir", "--out", "x"])).is_err());
         assert!(parse(strings(&["--patients", "10", "--out", "x"])).is_err());
         assert!(parse(strings(&["--seed", "one", "--out", "x"])).is_err());
         assert!(parse(strings(&["--seed", "1"])).is_err());

@@ -2,7 +2,9 @@
 //! registration histories, diagnoses, readings, prescriptions,
 //! vaccinations and opt-outs, at roughly the age structure and prevalences
 //! of a real practice, and writes them in the csv-export format
-//! (`plugins/csv-export/FORMAT.md`) for the demo, tests and benchmarks. A
+//! (`plugins/csv-export/FORMAT.md`, [`write_csv_export`]) or as a FHIR R4
+//! bulk-data export (NDJSON, read by the fhir-ndjson plugin,
+//! [`write_fhir_ndjson`]) for the demo, tests and benchmarks. A
 //! seed fixes the practice: the same configuration gives the same records,
 //! byte for byte when written, on every platform (the crate has its own
 //! PRNG, [`rng`]). It is not a clinical simulation: conditions are drawn
@@ -14,11 +16,13 @@ pub mod cli;
 pub mod codes;
 pub mod days;
 mod export;
+mod fhir;
 mod generate;
 pub mod rng;
 mod stats;
 
 pub use export::{HEADERS, write_csv_export};
+pub use fhir::{FHIR_RESOURCES_PER_FILE, FhirCounts, write_fhir_ndjson};
 pub use generate::generate;
 pub use stats::Stats;
 

@@ -2,6 +2,7 @@
 
 mod durability;
 mod e2e;
+mod formats;
 mod independent;
 mod refusals;
 mod scheduler;
