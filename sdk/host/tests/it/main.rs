@@ -6,3 +6,5 @@ mod extraction;
 mod fhir;
 mod fingerprint;
 mod misbehaviour;
+mod python;
+mod signing;
