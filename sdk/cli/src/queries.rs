@@ -1,0 +1,113 @@
+//! The example queries (built in, so the tool works from anywhere) and the
+//! way a query is run through a plugin: bind, extract what each pass needs,
+//! evaluate, exactly as the agent does.
+
+use anyhow::{Context, anyhow};
+use gpes_host::{Limits, Plugin};
+use gpes_model::{Date, Summary};
+use gpes_query::Evaluation;
+use gpes_query::lang::{Answer, BoundQuery, QuerySpec};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// `examples/queries`, as built into the tool.
+pub const EXAMPLES: [(&str, &str); 8] = [
+    (
+        "registered.yaml",
+        include_str!("../../../examples/queries/registered.yaml"),
+    ),
+    (
+        "dm_reg.yaml",
+        include_str!("../../../examples/queries/dm_reg.yaml"),
+    ),
+    (
+        "dm020.yaml",
+        include_str!("../../../examples/queries/dm020.yaml"),
+    ),
+    (
+        "hyp_reg.yaml",
+        include_str!("../../../examples/queries/hyp_reg.yaml"),
+    ),
+    (
+        "hyp008.yaml",
+        include_str!("../../../examples/queries/hyp008.yaml"),
+    ),
+    (
+        "ast_reg.yaml",
+        include_str!("../../../examples/queries/ast_reg.yaml"),
+    ),
+    (
+        "flu65.yaml",
+        include_str!("../../../examples/queries/flu65.yaml"),
+    ),
+    (
+        "dm_reg_patients.yaml",
+        include_str!("../../../examples/queries/dm_reg_patients.yaml"),
+    ),
+];
+
+pub fn parse(file: &str, text: &str) -> anyhow::Result<QuerySpec> {
+    gpes_query::lang::parse(file, text).map_err(|e| anyhow!("{e}"))
+}
+
+/// Binds `spec` to a practice. `PPED` (the period end date the examples
+/// declare), when the query has it and `params` does not, is `pped`.
+pub fn bind(
+    spec: &QuerySpec,
+    practice: &str,
+    pped: Option<Date>,
+    params: &BTreeMap<String, String>,
+) -> anyhow::Result<BoundQuery> {
+    let mut params = params.clone();
+    if let Some(d) = pped
+        && spec.parameter("PPED").is_some()
+    {
+        params.entry("PPED".into()).or_insert_with(|| d.to_string());
+    }
+    spec.bind(practice, &params)
+        .with_context(|| format!("binding query {}", spec.id))
+}
+
+/// What running a query through a plugin gave.
+#[derive(Debug)]
+pub struct PluginRun {
+    pub answer: Answer,
+    /// Records the plugin returned, over all passes.
+    pub records: u64,
+    /// The summary of each pass's extraction.
+    pub summaries: Vec<Summary>,
+}
+
+/// Runs `query` over the practice in `folder` through `plugin`: one
+/// extraction a pass, each with what that pass needs.
+pub async fn through_plugin(
+    plugin: &Plugin,
+    folder: &Path,
+    practice: &str,
+    query: &BoundQuery,
+    limits: &Limits,
+) -> anyhow::Result<PluginRun> {
+    let mut evaluation = query.evaluation();
+    let mut needs = query.needs();
+    let mut records = 0;
+    let mut summaries = Vec::new();
+    loop {
+        let extraction = plugin
+            .extract(folder, &needs.request(practice), limits, |r| {
+                evaluation.push(&r)
+            })
+            .await
+            .map_err(|e| anyhow!("the plugin's extraction failed: {e}"))?;
+        records += extraction.records;
+        summaries.push(extraction.summary);
+        match evaluation.end_pass() {
+            Some(next) => needs = next,
+            None => break,
+        }
+    }
+    Ok(PluginRun {
+        answer: evaluation.finish(),
+        records,
+        summaries,
+    })
+}
