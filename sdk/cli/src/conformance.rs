@@ -8,7 +8,7 @@
 
 use crate::queries::{self, EXAMPLES};
 use anyhow::{Context, anyhow, bail};
-use gpes_host::{Host, Limits};
+use gpes_host::Limits;
 use gpes_model::{Record, Request, Table};
 use gpes_query::Evaluation;
 use gpes_query::lang::{Answer, OutValue, ResultOutput};
@@ -48,17 +48,8 @@ pub struct Args {
 const CODES: [&str; 3] = ["A81001", "B82002", "C83003"];
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let wasm = std::fs::read(&args.plugin)
-        .with_context(|| format!("could not read {}", args.plugin.display()))?;
-    let host = Host::new().map_err(|e| anyhow!("{e}"))?;
-    let plugin = host
-        .load(&wasm)
-        .map_err(|e| anyhow!("{} is not a usable plugin: {e}", args.plugin.display()))?;
-    let limits = Limits {
-        memory_bytes: args.memory_mib << 20,
-        deadline: std::time::Duration::from_secs(args.deadline_seconds),
-        ..Limits::default()
-    };
+    let (_host, plugin, limits) =
+        queries::load(&args.plugin, args.memory_mib, args.deadline_seconds)?;
     let info = crate::block_on(plugin.describe(&limits))?
         .map_err(|e| anyhow!("the plugin's describe failed: {e}"))?;
     println!(

@@ -3,7 +3,7 @@
 //! evaluate, exactly as the agent does.
 
 use anyhow::{Context, anyhow};
-use gpes_host::{Limits, Plugin};
+use gpes_host::{Host, Limits, Plugin};
 use gpes_model::{Date, Summary};
 use gpes_query::Evaluation;
 use gpes_query::lang::{Answer, BoundQuery, QuerySpec};
@@ -66,6 +66,27 @@ pub fn bind(
     }
     spec.bind(practice, &params)
         .with_context(|| format!("binding query {}", spec.id))
+}
+
+/// Compiles the plugin at `path` (unverified: these are the author's own
+/// plugins) with the given limits. The host is returned with it, since its
+/// epoch thread enforces the deadline for as long as it lives.
+pub fn load(
+    path: &Path,
+    memory_mib: usize,
+    deadline_seconds: u64,
+) -> anyhow::Result<(Host, Plugin, Limits)> {
+    let wasm = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let host = Host::new().map_err(|e| anyhow!("{e}"))?;
+    let plugin = host
+        .load(&wasm)
+        .map_err(|e| anyhow!("{} is not a usable plugin: {e}", path.display()))?;
+    let limits = Limits {
+        memory_bytes: memory_mib << 20,
+        deadline: std::time::Duration::from_secs(deadline_seconds),
+        ..Limits::default()
+    };
+    Ok((host, plugin, limits))
 }
 
 /// What running a query through a plugin gave.

@@ -6,7 +6,6 @@
 
 use crate::queries;
 use anyhow::{Context, anyhow};
-use gpes_host::{Host, Limits};
 use gpes_model::{Record, Request, Summary, Table};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -47,17 +46,8 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let wasm = std::fs::read(&args.plugin)
-        .with_context(|| format!("could not read {}", args.plugin.display()))?;
-    let host = Host::new().map_err(|e| anyhow!("{e}"))?;
-    let plugin = host
-        .load(&wasm)
-        .map_err(|e| anyhow!("{} is not a usable plugin: {e}", args.plugin.display()))?;
-    let limits = Limits {
-        memory_bytes: args.memory_mib << 20,
-        deadline: std::time::Duration::from_secs(args.deadline_seconds),
-        ..Limits::default()
-    };
+    let (_host, plugin, limits) =
+        queries::load(&args.plugin, args.memory_mib, args.deadline_seconds)?;
     match &args.query {
         Some(path) => {
             let text = std::fs::read_to_string(path)

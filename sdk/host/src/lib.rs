@@ -4,7 +4,8 @@
 //! runtime thread, WASI with nothing granted and deterministic clocks and
 //! randomness, and a read-only data source confined to one practice's root.
 //! It pulls the plugin's record stream in batches, checks every record
-//! against the data model, hands each to the caller, and returns the
+//! against the data model (and counts dates after today or before the
+//! patient's birth as warnings), hands each to the caller, and returns the
 //! plugin's summary with the input fingerprint (name, size and SHA-256 of
 //! every file opened).
 //!
@@ -23,6 +24,7 @@
 
 mod convert;
 mod error;
+mod plausibility;
 mod sandbox;
 mod source;
 
@@ -303,6 +305,7 @@ impl Plugin {
         })?;
         let mut store = self.store(source, limits);
         let mut records = 0u64;
+        let mut plausibility = plausibility::Plausibility::new(plausibility::today());
         let outcome = self
             .run(&mut store, request, &mut |r| {
                 records += 1;
@@ -310,15 +313,19 @@ impl Plugin {
                     number: records,
                     source,
                 })?;
+                plausibility.check(&r);
                 sink(r);
                 Ok(())
             })
             .await;
-        let summary = match outcome {
+        let mut summary = match outcome {
             Ok(Ok(summary)) => summary,
             Ok(Err(e)) => return Err(e),
             Err(trap) => return Err(classify(trap, &mut store, limits)),
         };
+        // Dates after today or before birth: counted beside the plugin's own
+        // warnings (the plugin has no clock, and sees no patient whole).
+        summary.warnings.extend(plausibility.finish());
         let data = store.data_mut();
         let fingerprint = data.source.finish();
         if let Some(name) = data.source.changed.take() {

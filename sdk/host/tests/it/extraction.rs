@@ -316,3 +316,50 @@ async fn a_bad_nhs_number_is_dropped_and_the_patient_kept() {
     assert_eq!(e.finish().registered, 8, "counts do not move");
     assert_eq!(extraction.summary.warnings_of(WarningKind::BadNhsNumber), 1);
 }
+
+#[tokio::test]
+async fn dates_after_today_or_before_birth_are_counted_by_the_host_and_kept() {
+    let dir = practice();
+    let observations = path(&dir, "Observation.csv");
+    let mut text = std::fs::read_to_string(&observations).expect("read");
+    // p01 (born 12/04/1960): two readings from the future, one from before
+    // birth, and one in 1960 given only as a year (it may be after the
+    // birth: no warning).
+    for line in [
+        "p01,01/01/2999,SNOMED,999791000000106,50,mmol/mol",
+        "p01,02/2999,SNOMED,999791000000106,51,mmol/mol",
+        "p01,01/01/1950,SNOMED,999791000000106,52,mmol/mol",
+        "p01,1960,SNOMED,999791000000106,53,mmol/mol",
+    ] {
+        text.push_str(line);
+        text.push('\n');
+    }
+    std::fs::write(&observations, text).expect("write");
+    let mut records = 0;
+    let extraction = plugin(gpes_plugin_artifacts::CSV_EXPORT)
+        .extract(
+            dir.path(),
+            &Request {
+                practice: PRACTICE.into(),
+                tables: Table::ALL.to_vec(),
+                code_sets: vec![],
+            },
+            &Limits::default(),
+            |_| records += 1,
+        )
+        .await
+        .expect("extraction succeeds");
+    assert_eq!(records, extraction.summary.records_mapped, "all kept");
+    let host: Vec<_> = extraction
+        .summary
+        .warnings
+        .iter()
+        .filter(|w| w.file == "(host checks)")
+        .collect();
+    assert_eq!(host.len(), 2, "{host:?}");
+    assert!(host.iter().all(|w| w.kind == WarningKind::BadDate));
+    assert_eq!(host[0].count, 2, "{host:?}");
+    assert!(host[0].message.contains("after today"), "{host:?}");
+    assert_eq!(host[1].count, 1, "one patient: {host:?}");
+    assert!(host[1].message.contains("patient 'p01'"), "{host:?}");
+}
