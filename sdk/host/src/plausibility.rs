@@ -25,10 +25,6 @@ pub struct Plausibility {
     earliest: HashMap<String, Date>,
 }
 
-fn first_day(d: Date) -> Date {
-    d
-}
-
 fn last_day(d: Date) -> Date {
     let (month, day) = match d.precision {
         Precision::Day => (d.month, d.day),
@@ -81,33 +77,35 @@ impl Plausibility {
         }
     }
 
+    /// Called for every record of an extraction: allocates only for a
+    /// patient's first record.
     pub fn check(&mut self, record: &Record) {
-        let (patient, dates): (&str, Vec<Date>) = match record {
+        let (patient, first, second) = match record {
             Record::Patient(p) => {
                 if let Some(dob) = p.date_of_birth {
                     self.births.insert(p.id.clone(), dob);
                 }
-                (
-                    &p.id,
-                    p.date_of_birth.into_iter().chain(p.date_of_death).collect(),
-                )
+                (&p.id, p.date_of_birth, p.date_of_death)
             }
-            Record::Registration(r) => (&r.patient_id, vec![r.start]),
-            Record::Event(e) => (&e.patient_id, vec![e.date]),
-            Record::Medication(m) => (&m.patient_id, vec![m.date]),
+            Record::Registration(r) => (&r.patient_id, Some(r.start), None),
+            Record::Event(e) => (&e.patient_id, Some(e.date), None),
+            Record::Medication(m) => (&m.patient_id, Some(m.date), None),
         };
-        for d in dates {
-            if first_day(d) > self.today {
+        for d in [first, second].into_iter().flatten() {
+            // A partial date is stored at its first day.
+            if d > self.today {
                 self.future += 1;
                 if self.first_future.is_none() {
                     self.first_future = Some(format!("patient '{patient}', dated {d}"));
                 }
             }
             let last = last_day(d);
-            self.earliest
-                .entry(patient.to_owned())
-                .and_modify(|e| *e = (*e).min(last))
-                .or_insert(last);
+            match self.earliest.get_mut(patient.as_str()) {
+                Some(earliest) => *earliest = (*earliest).min(last),
+                None => {
+                    self.earliest.insert(patient.clone(), last);
+                }
+            }
         }
     }
 
@@ -131,7 +129,7 @@ impl Plausibility {
             .iter()
             .filter_map(|(id, dob)| {
                 let earliest = *self.earliest.get(id)?;
-                (earliest < first_day(*dob)).then_some((id, earliest, *dob))
+                (earliest < *dob).then_some((id, earliest, *dob))
             })
             .collect();
         before.sort();
