@@ -72,6 +72,19 @@ pub enum ExtractionError {
         "{name} changed while it was being read; run the extraction again once the export is complete"
     )]
     FileChanged { name: String },
+    /// Registrations were asked for, and none names the practice being
+    /// extracted: an export of another practice, or a practice code that
+    /// differs from the export's (codes are compared exactly). Every count
+    /// would be zero, so nothing is answered.
+    #[error(
+        "no registration in the export names practice {practice}; {}; check the practice code in the agent's configuration against the export",
+        seen_codes(.seen)
+    )]
+    PracticeNotInExport {
+        practice: String,
+        /// Practice codes the registrations did name, with how many each.
+        seen: Vec<(String, u64)>,
+    },
     /// The practice's root could not be used.
     #[error("the practice's data folder {path} cannot be used: {reason}")]
     Root { path: String, reason: String },
@@ -79,6 +92,14 @@ pub enum ExtractionError {
     /// the end of the stream).
     #[error("the plugin broke the contract: {0}")]
     Contract(String),
+}
+
+fn seen_codes(seen: &[(String, u64)]) -> String {
+    if seen.is_empty() {
+        return "the export has no registrations at all".into();
+    }
+    let codes: Vec<String> = seen.iter().map(|(c, n)| format!("'{c}' ({n})")).collect();
+    format!("its registrations name {}", codes.join(", "))
 }
 
 fn stderr_suffix(stderr: &str) -> String {

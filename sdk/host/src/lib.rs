@@ -5,7 +5,9 @@
 //! randomness, and a read-only data source confined to one practice's root.
 //! It pulls the plugin's record stream in batches, checks every record
 //! against the data model (and counts dates after today or before the
-//! patient's birth as warnings), hands each to the caller, and returns the
+//! patient's birth as warnings, registrations naming another practice as a
+//! warning, and fails an extraction in which no registration names the
+//! practice), hands each to the caller, and returns the
 //! plugin's summary with the input fingerprint (name, size and SHA-256 of
 //! every file opened).
 //!
@@ -25,6 +27,7 @@
 mod convert;
 mod error;
 mod plausibility;
+mod practice;
 mod sandbox;
 mod source;
 
@@ -306,6 +309,7 @@ impl Plugin {
         let mut store = self.store(source, limits);
         let mut records = 0u64;
         let mut plausibility = plausibility::Plausibility::new(plausibility::today());
+        let mut practice = practice::PracticeCheck::new(request);
         let outcome = self
             .run(&mut store, request, &mut |r| {
                 records += 1;
@@ -314,6 +318,7 @@ impl Plugin {
                     source,
                 })?;
                 plausibility.check(&r);
+                practice.check(&r);
                 sink(r);
                 Ok(())
             })
@@ -326,6 +331,9 @@ impl Plugin {
         // Dates after today or before birth: counted beside the plugin's own
         // warnings (the plugin has no clock, and sees no patient whole).
         summary.warnings.extend(plausibility.finish());
+        // Registrations of other practices: counted; none of this one's: an
+        // error rather than a silent zero.
+        summary.warnings.extend(practice.finish()?);
         let data = store.data_mut();
         let fingerprint = data.source.finish();
         if let Some(name) = data.source.changed.take() {

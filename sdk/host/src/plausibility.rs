@@ -93,7 +93,7 @@ impl Plausibility {
         };
         for d in [first, second].into_iter().flatten() {
             // A partial date is stored at its first day.
-            if d > self.today {
+            if d.first_day() > self.today.first_day() {
                 self.future += 1;
                 if self.first_future.is_none() {
                     self.first_future = Some(format!("patient '{patient}', dated {d}"));
@@ -101,7 +101,8 @@ impl Plausibility {
             }
             let last = last_day(d);
             match self.earliest.get_mut(patient.as_str()) {
-                Some(earliest) => *earliest = (*earliest).min(last),
+                Some(earliest) if last.first_day() < earliest.first_day() => *earliest = last,
+                Some(_) => {}
                 None => {
                     self.earliest.insert(patient.clone(), last);
                 }
@@ -129,7 +130,7 @@ impl Plausibility {
             .iter()
             .filter_map(|(id, dob)| {
                 let earliest = *self.earliest.get(id)?;
-                (earliest < *dob).then_some((id, earliest, *dob))
+                (earliest.first_day() < dob.first_day()).then_some((id, earliest, *dob))
             })
             .collect();
         before.sort();

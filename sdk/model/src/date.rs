@@ -27,9 +27,12 @@ impl fmt::Display for Precision {
 /// stored at the first day of its month or year (month 1 and day 1 for
 /// precision `Year`, day 1 for precision `Month`).
 ///
-/// Dates order by (year, month, day), then by precision, so a partial date
-/// sorts as the first day of its period; the query language's SPEC.md says
-/// how partial dates compare in queries.
+/// `Ord` is (year, month, day), then precision, so that it agrees with `Eq`
+/// (March 2024 and 1 March 2024 are different statements). It is for
+/// sorting and maps only: **every rule that compares dates** (a query's
+/// windows and expressions, a plugin's filter, the host's plausibility
+/// check) compares [`Date::first_day`] keys, where a partial date is the
+/// first day of its period, as `sdk/query/SPEC.md` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Date {
     pub year: i32,
@@ -149,6 +152,34 @@ impl Date {
     }
 }
 
+/// The day a date stands for in every comparison a rule makes: the first day
+/// of its period for a partial date. Two dates with equal keys are the same
+/// day to every rule, whatever their precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FirstDay {
+    year: i32,
+    month: u8,
+    day: u8,
+}
+
+impl Date {
+    /// The comparison key every rule uses (see [`FirstDay`]).
+    pub fn first_day(&self) -> FirstDay {
+        FirstDay {
+            year: self.year,
+            month: self.month,
+            day: self.day,
+        }
+    }
+
+    /// Whether this date is on or after `from` and on or before `to`
+    /// (inclusive bounds, `None` unbounded), comparing first days.
+    pub fn within(&self, from: Option<Date>, to: Option<Date>) -> bool {
+        let k = self.first_day();
+        from.is_none_or(|f| k >= f.first_day()) && to.is_none_or(|t| k <= t.first_day())
+    }
+}
+
 impl Ord for Date {
     fn cmp(&self, other: &Self) -> Ordering {
         (self.year, self.month, self.day, self.precision).cmp(&(
@@ -215,6 +246,17 @@ mod tests {
         ] {
             assert!(Date::parse_iso(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn partial_dates_compare_as_their_first_day() {
+        let month = Date::new(2024, 3, 1, Precision::Month).unwrap();
+        let first = Date::ymd(2024, 3, 1).unwrap();
+        assert_ne!(month, first, "different statements");
+        assert_eq!(month.first_day(), first.first_day(), "the same day to rules");
+        assert!(month.within(Some(first), Some(first)));
+        assert!(!month.within(Some(Date::ymd(2024, 3, 2).unwrap()), None));
+        assert!(month.within(None, Some(first)));
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod nhs;
 mod verhoeff;
 
 pub use contract::{CodeSet, PluginInfo, Request, Summary, Warning, WarningKind};
-pub use date::{Date, DateError, Precision, days_in_month};
+pub use date::{Date, DateError, FirstDay, Precision, days_in_month};
 pub use nhs::is_valid_nhs_number;
 pub use verhoeff::verhoeff_valid;
 
@@ -264,7 +264,7 @@ impl Record {
                 if let Some(end) = &r.end {
                     date("end date", end)?;
                     whole("end date", end)?;
-                    if end < &r.start {
+                    if end.first_day() < r.start.first_day() {
                         return Err(ModelError::EndsBeforeStart {
                             patient: patient.to_owned(),
                             start: r.start,

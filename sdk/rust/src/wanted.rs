@@ -28,9 +28,8 @@ impl CodeFilter {
     pub fn wants(&self, code: u64, date: Date) -> bool {
         self.all
             || self.windows.get(&code).is_some_and(|ws| {
-                ws.iter().any(|(from, to)| {
-                    from.is_none_or(|f| date >= f) && to.is_none_or(|t| date <= t)
-                })
+                // A partial date is the first day of its period (SPEC.md).
+                ws.iter().any(|(from, to)| date.within(*from, *to))
             })
     }
 

@@ -33,8 +33,8 @@ impl Serialize for DateLit {
 }
 
 /// The key dates compare by: a partial date is the first day of its period.
-pub fn key(d: &Date) -> (i32, u8, u8) {
-    (d.year, d.month, d.day)
+pub fn key(d: &Date) -> gpes_model::FirstDay {
+    d.first_day()
 }
 
 /// A date as a whole date (the first day of its period for a partial one).
