@@ -7,10 +7,9 @@ use crate::config::{Config, PracticeConfig};
 use anyhow::{Context, bail};
 use gpes_canon::ContentHash;
 use gpes_host::{Host, Limits, Plugin};
-use gpes_protocol::{DataClass, Extract, InputFile, Job};
-use gpes_query::Evaluation;
+use gpes_protocol::{DataClass, Extract, InputFile, Job, WarningCount};
 use gpes_sign::SignedManifest;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,15 +112,14 @@ impl Runner {
             })
     }
 
-    /// Runs a job for a practice this site serves and seals its extract.
-    /// A query whose variables depend on others takes more than one pass;
-    /// each pass is a fresh extraction with the narrower request the
-    /// engine asks for.
+    /// Runs a job for a practice this site serves and seals its extract,
+    /// through [`gpes_host::run_queries`] (every pass, the file-change check
+    /// between passes).
     pub async fn run(&self, job: &Job, practice: &PracticeConfig) -> anyhow::Result<Buffered> {
         if ContentHash::of_bytes(job.query.canonical.as_bytes()) != job.query.hash {
             bail!("the job's query does not match its hash; refusing to run it");
         }
-        let spec = gpes_query::lang::parse(&format!("job {}", job.job_id), &job.query.source)
+        let spec = gpes_query::parse(&format!("job {}", job.job_id), &job.query.source)
             .map_err(|e| anyhow::anyhow!("the job's query is not valid here:\n{e}"))?;
         if spec.content_hash()? != job.query.hash {
             bail!("the job's query source does not give its hash; refusing to run it");
@@ -134,51 +132,21 @@ impl Runner {
             bound = bound.with_exclusion(self.policy.objection_codes.iter().copied());
         }
         let (plugin, info) = self.plugin(practice)?;
-        let mut evaluation = bound.evaluation();
-        let mut needs = bound.needs();
-        let mut inputs: BTreeMap<String, InputFile> = BTreeMap::new();
-        let mut warnings = 0u64;
-        loop {
-            let extraction = plugin
-                .extract(
-                    &practice.data,
-                    &needs.request(&job.practice),
-                    &self.limits,
-                    |r| evaluation.push(&r),
-                )
-                .await?;
-            warnings += extraction
-                .summary
-                .warnings
-                .iter()
-                .map(|w| w.count)
-                .sum::<u64>();
-            for f in extraction.fingerprint {
-                let entry = InputFile {
-                    name: f.name,
-                    bytes: f.bytes,
-                    sha256: f.sha256,
-                };
-                if let Some(earlier) = inputs.get(&entry.name)
-                    && *earlier != entry
-                {
-                    bail!(
-                        "{} changed between passes; run the job again once the export is complete",
-                        entry.name
-                    );
-                }
-                inputs.insert(entry.name.clone(), entry);
-            }
-            match evaluation.end_pass() {
-                Some(next) => needs = next,
-                None => break,
-            }
-        }
-        let answer = evaluation.finish();
-        let mut result = serde_json::to_value(&answer)?;
-        if let Some(map) = result.as_object_mut() {
-            map.insert("data_quality_warnings".into(), warnings.into());
-        }
+        let run = gpes_host::run_queries(
+            &plugin,
+            &practice.data,
+            &job.practice,
+            std::slice::from_ref(&bound),
+            &self.limits,
+            |pass, of| tracing::debug!(job = %job.job_id, pass, of, "extracting"),
+        )
+        .await?;
+        let data_quality_warnings = WarningCount::from_map(&run.warnings_by_kind());
+        let result = run
+            .answers
+            .into_iter()
+            .next()
+            .context("the run gave no answer for the job's query")?;
         let extract = Extract {
             practice: job.practice.clone(),
             query_hash: job.query.hash,
@@ -186,8 +154,17 @@ impl Runner {
             plugin_name: info.name,
             plugin_version: info.version,
             engine_version: gpes_query::ENGINE_VERSION.to_owned(),
-            inputs: inputs.into_values().collect(),
+            inputs: run
+                .inputs
+                .into_iter()
+                .map(|f| InputFile {
+                    name: f.name,
+                    bytes: f.bytes,
+                    sha256: f.sha256,
+                })
+                .collect(),
             result,
+            data_quality_warnings,
         };
         let canonical = gpes_canon::to_canonical_string(&extract)?;
         Ok(Buffered {
@@ -203,8 +180,8 @@ impl Runner {
 /// collection; identifier columns need a patient-identifiable one; pseudonym
 /// columns are refused until the site-keyed pseudonymisation exists (raw
 /// identifiers are never sent in their place).
-pub fn output_allowed(spec: &gpes_query::lang::QuerySpec, class: DataClass) -> anyhow::Result<()> {
-    use gpes_query::lang::{DataClass as Column, Output};
+pub fn output_allowed(spec: &gpes_query::QuerySpec, class: DataClass) -> anyhow::Result<()> {
+    use gpes_query::{DataClass as Column, Output};
     let Output::RecordLevel { columns, .. } = &spec.output else {
         return Ok(());
     };

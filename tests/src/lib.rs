@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The demo practices (`examples/practices/`) and, by the rules of
-/// `sdk/query/src/registered.rs`, how many patients each had registered on
+/// `examples/queries/registered.yaml` (SPEC.md), how many patients each had registered on
 /// 2025-03-31 (counted independently by `examples/practices/generate.py`).
 pub const PRACTICES: [(&str, u64); 3] = [("A81001", 39), ("B82002", 28), ("C83003", 22)];
 
@@ -50,13 +50,54 @@ pub fn registered_count_query() -> String {
     example_query("registered.yaml")
 }
 
-/// A population's count in an extract's result (an aggregate answer).
-pub fn population_count(result: &serde_json::Value, population: &str) -> Option<u64> {
-    result["output"]["aggregate"]["populations"]
-        .as_array()?
+/// Every example query (`examples/queries/*.yaml`), by file name, sorted.
+pub fn example_queries() -> Vec<(String, gpes_query::QuerySpec)> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace().join("examples/queries"))
+        .expect("examples")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|file| {
+            let spec = gpes_query::parse(&file, &example_query(&file)).expect("valid");
+            (file, spec)
+        })
+        .collect()
+}
+
+/// Every example query's answer (parameters at their defaults) over one
+/// practice's folder read by `plugin`, all through one
+/// [`gpes_host::run_queries`], as the agent runs them.
+pub async fn example_answers(
+    plugin: &gpes_host::Plugin,
+    practice: &str,
+    folder: &Path,
+) -> std::collections::BTreeMap<String, gpes_query::Answer> {
+    let queries = example_queries();
+    let bound: Vec<gpes_query::BoundQuery> = queries
         .iter()
-        .find(|p| p["population"] == population)?["count"]
-        .as_u64()
+        .map(|(_, spec)| {
+            spec.bind(practice, &Default::default())
+                .expect("binds with defaults")
+        })
+        .collect();
+    let run = gpes_host::run_queries(
+        plugin,
+        folder,
+        practice,
+        &bound,
+        &gpes_host::Limits::default(),
+        |_, _| {},
+    )
+    .await
+    .expect("the queries run");
+    queries
+        .into_iter()
+        .map(|(file, _)| file)
+        .zip(run.answers)
+        .collect()
 }
 
 /// The test supplier: a key made for this test process, trusted by every

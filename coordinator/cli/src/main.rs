@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gpes_client::Uplink;
 use gpes_protocol::{
-    Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, DataClass,
-    JobStatus, Purpose, Run, RunView,
+    Answer, Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse,
+    DataClass, JobStatus, Purpose, ResultOutput, Run, RunView, WarningCount,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -190,7 +190,7 @@ async fn main() -> ExitCode {
 
 /// Reads and parses a query file; on failure prints every diagnostic
 /// (`FILE:LINE:COL: message`) to stderr.
-fn load_query(path: &Path) -> Option<gpes_query::lang::QuerySpec> {
+fn load_query(path: &Path) -> Option<gpes_query::QuerySpec> {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -199,7 +199,7 @@ fn load_query(path: &Path) -> Option<gpes_query::lang::QuerySpec> {
             return None;
         }
     };
-    match gpes_query::lang::parse(&name, &text) {
+    match gpes_query::parse(&name, &text) {
         Ok(spec) => Some(spec),
         Err(errors) => {
             for d in &errors.0 {
@@ -368,18 +368,35 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 /// An extract's answer in a few words: each population's count, or the
 /// number of rows of a record-level answer.
-fn summarise(result: &serde_json::Value) -> String {
-    if let Some(pops) = result["output"]["aggregate"]["populations"].as_array() {
-        return pops
+fn summarise(answer: &Answer) -> String {
+    match &answer.output {
+        ResultOutput::Aggregate(a) => a
+            .populations
             .iter()
-            .map(|p| format!("{}={}", p["population"].as_str().unwrap_or("?"), p["count"]))
+            .map(|p| format!("{}={}", p.population, p.shown()))
             .collect::<Vec<_>>()
-            .join(" ");
+            .join(" "),
+        ResultOutput::RecordLevel(r) => format!("{} rows", r.rows.len()),
     }
-    if let Some(rows) = result["output"]["record_level"]["rows"].as_array() {
-        return format!("{} rows", rows.len());
+}
+
+/// The data-quality warnings beside a result, if any: "warnings: 3
+/// bad-date, 1 malformed-line".
+fn warnings_note(warnings: &[WarningCount]) -> String {
+    if warnings.is_empty() {
+        return String::new();
     }
-    "-".into()
+    let parts: Vec<String> = warnings
+        .iter()
+        .map(|w| {
+            let kind = serde_json::to_value(w.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("{:?}", w.kind));
+            format!("{} {kind}", w.count)
+        })
+        .collect();
+    format!(" (warnings: {})", parts.join(", "))
 }
 
 fn print_runs(views: &[RunView]) {
@@ -392,7 +409,7 @@ fn print_runs(views: &[RunView]) {
             let result = r
                 .result
                 .as_ref()
-                .map(summarise)
+                .map(|a| summarise(a) + &warnings_note(&r.data_quality_warnings))
                 .unwrap_or_else(|| "-".into());
             let status = match r.status {
                 JobStatus::Pending => "pending",

@@ -6,11 +6,18 @@
 //! here, so every side can depend on it cheaply.
 
 use gpes_canon::ContentHash;
+pub use gpes_model::WarningKind;
+pub use gpes_query::{
+    AggregateResult, Answer, Cell, ColumnHead, OutValue, PopulationCount, RecordLevelResult,
+    ResultOutput,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The protocol this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: the extract's answer is a typed `Answer` and the extract carries
+/// its data-quality warnings by kind.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The HTTP header that carries the version on every request and response.
 pub const VERSION_HEADER: &str = "gpes-protocol";
 
@@ -176,7 +183,32 @@ pub struct Extract {
     pub engine_version: String,
     pub inputs: Vec<InputFile>,
     /// The engine's answer.
-    pub result: serde_json::Value,
+    pub result: Answer,
+    /// Data-quality warnings of the extraction (the plugin's and the
+    /// host's), counted by kind, sorted by kind; the site's own logs and
+    /// `gpes-plugin run` name the files and lines.
+    pub data_quality_warnings: Vec<WarningCount>,
+}
+
+/// How many data-quality warnings of one kind an extraction gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarningCount {
+    pub kind: WarningKind,
+    pub count: u64,
+}
+
+impl WarningCount {
+    /// From counts by kind (a map, so already sorted by kind).
+    pub fn from_map(by_kind: &BTreeMap<WarningKind, u64>) -> Vec<WarningCount> {
+        by_kind
+            .iter()
+            .map(|(kind, count)| WarningCount {
+                kind: *kind,
+                count: *count,
+            })
+            .collect()
+    }
 }
 
 // ---- operator API (server TLS and a bearer token) ----
@@ -263,7 +295,10 @@ pub struct ResultRow {
     pub status: JobStatus,
     pub extract_hash: Option<ContentHash>,
     /// The engine's answer, when done.
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Answer>,
+    /// The extract's data-quality warnings by kind, when done.
+    #[serde(default)]
+    pub data_quality_warnings: Vec<WarningCount>,
 }
 
 /// `GET /v1/runs`: every run with its jobs' results.

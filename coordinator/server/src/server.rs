@@ -464,7 +464,7 @@ async fn create_collection(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let request: CreateCollectionRequest = read_json(req.into_body(), OPERATOR_BODY_LIMIT).await?;
-    let spec = gpes_query::lang::parse("query", &request.query)
+    let spec = gpes_query::parse("query", &request.query)
         .map_err(|e| ApiError::bad_request(format!("the query is not valid:\n{e}")))?;
     // Bind once now, with today's date for `run-date`, so that missing,
     // unknown or malformed parameters are refused here, not at every site.
@@ -553,16 +553,23 @@ async fn runs(app: &Arc<App>) -> Result<Response<Body>, ApiError> {
                     (JobState::Leased { .. }, None) => JobStatus::Leased,
                     (JobState::Pending, None) => JobStatus::Pending,
                 };
-                let result = stored
+                // Stored extracts were checked on upload; one that no longer
+                // reads is shown without a result rather than failing the
+                // whole view.
+                let extract = stored
                     .as_ref()
-                    .and_then(|r| serde_json::from_str::<gpes_protocol::Extract>(&r.extract).ok())
-                    .map(|e| e.result);
+                    .and_then(|r| serde_json::from_str::<gpes_protocol::Extract>(&r.extract).ok());
+                let (result, data_quality_warnings) = match extract {
+                    Some(e) => (Some(e.result), e.data_quality_warnings),
+                    None => (None, Vec::new()),
+                };
                 results.push(ResultRow {
                     job_id: job_id.clone(),
                     practice: record.job.practice,
                     status,
                     extract_hash: stored.map(|r| r.extract_hash),
                     result,
+                    data_quality_warnings,
                 });
             }
             views.push(RunView {
@@ -581,11 +588,11 @@ async fn runs(app: &Arc<App>) -> Result<Response<Body>, ApiError> {
 /// enforce (`gpes_agent::runner::output_allowed`), applied when the
 /// collection is made.
 fn check_output_class(
-    spec: &gpes_query::lang::QuerySpec,
+    spec: &gpes_query::QuerySpec,
     class: gpes_protocol::DataClass,
 ) -> Result<(), ApiError> {
     use gpes_protocol::DataClass;
-    use gpes_query::lang::{DataClass as Column, Output};
+    use gpes_query::{DataClass as Column, Output};
     let Output::RecordLevel { columns, .. } = &spec.output else {
         return Ok(());
     };

@@ -530,7 +530,9 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gpes_protocol::{DataClass, Purpose, QuerySpec};
+    use gpes_protocol::{
+        AggregateResult, Answer, DataClass, PopulationCount, Purpose, QuerySpec, ResultOutput,
+    };
 
     fn state(dir: &tempfile::TempDir) -> State {
         let store = Store::open(&dir.path().join("store"), Default::default()).expect("store");
@@ -553,7 +555,21 @@ mod tests {
             plugin_version: "1".into(),
             engine_version: "1".into(),
             inputs: vec![],
-            result: serde_json::json!({"registered": 3}),
+            result: Answer {
+                output: ResultOutput::Aggregate(AggregateResult {
+                    populations: vec![PopulationCount {
+                        population: "REGISTERED".into(),
+                        count: Some(3),
+                        suppressed: false,
+                        cells: vec![],
+                    }],
+                }),
+                patients_evaluated: 3,
+                passes: 1,
+                excluded_by_policy: 0,
+                records_without_patient: 0,
+            },
+            data_quality_warnings: vec![],
         };
         let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
         UploadRequest {
@@ -575,7 +591,7 @@ mod tests {
             "/../../examples/queries/registered.yaml"
         ))
         .expect("example query");
-        let canonical = gpes_query::lang::parse("registered.yaml", &source)
+        let canonical = gpes_query::parse("registered.yaml", &source)
             .expect("valid")
             .canonical_json()
             .expect("canonical");

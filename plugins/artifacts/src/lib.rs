@@ -1,6 +1,12 @@
 //! Paths of every guest plugin, built for `wasm32-wasip2` from the current
 //! sources by this crate's build script. Tests depend on this crate; nothing
 //! in production does, and nobody builds `.wasm` files by hand.
+//!
+//! [`tools`] finds what tests need from outside Rust (DuckDB, and
+//! componentize-py for the Python adapter), or fails naming the install
+//! command: tests never pass by skipping.
+
+pub mod tools;
 
 /// The csv-export supplier plugin (`plugins/csv-export`).
 pub const CSV_EXPORT: &str = env!("GPES_GUEST_CSV_EXPORT");

@@ -10,8 +10,7 @@ use crate::queries::{self, EXAMPLES};
 use anyhow::{Context, anyhow, bail};
 use gpes_host::Limits;
 use gpes_model::{Record, Request, Table};
-use gpes_query::Evaluation;
-use gpes_query::lang::{Answer, OutValue, ResultOutput};
+use gpes_query::{Answer, OutValue, ResultOutput};
 use gpes_synth::{Practice, PracticeConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -152,6 +151,7 @@ async fn check_practice(
     }
 
     // 2. Every example query, through the plugin and through the engine.
+    let all_records: Vec<Record> = practice.records().collect();
     let no_params = BTreeMap::new();
     for (file, text) in EXAMPLES {
         let spec = queries::parse(file, text)?;
@@ -166,21 +166,12 @@ async fn check_practice(
             .await
             .with_context(|| file.to_string())?;
         let took = started.elapsed().as_secs_f64();
-        let mut direct = bound.evaluation();
-        loop {
-            for r in practice.records() {
-                direct.push(&r);
-            }
-            if direct.end_pass().is_none() {
-                break;
-            }
-        }
-        let direct = direct.finish();
+        let direct = bound.evaluate(&all_records);
         if through.answer == direct {
             println!(
                 "  {:<22} same       {:>9} records  {took:>6.2}s  {}",
                 file,
-                through.records,
+                through.run.records,
                 summary_line(&direct)
             );
         } else {
@@ -243,7 +234,9 @@ fn report_answer_difference(plugin: &Answer, engine: &Answer) {
                 if pp != ep {
                     println!(
                         "    {}: plugin {}, engine {}",
-                        ep.population, pp.count, ep.count
+                        ep.population,
+                        pp.shown(),
+                        ep.shown()
                     );
                     for cell in ep.cells.iter().filter(|c| !pp.cells.contains(c)) {
                         println!("      engine's cell not matched: {cell:?}");
@@ -290,7 +283,7 @@ fn summary_line(a: &Answer) -> String {
         ResultOutput::Aggregate(agg) => agg
             .populations
             .iter()
-            .map(|p| format!("{}={}", p.population, p.count))
+            .map(|p| format!("{}={}", p.population, p.shown()))
             .collect::<Vec<_>>()
             .join(" "),
         ResultOutput::RecordLevel(rl) => format!("{} rows", rl.rows.len()),

@@ -3,10 +3,9 @@
 //! evaluate, exactly as the agent does.
 
 use anyhow::{Context, anyhow};
-use gpes_host::{Host, Limits, Plugin};
-use gpes_model::{Date, Summary};
-use gpes_query::Evaluation;
-use gpes_query::lang::{Answer, BoundQuery, QuerySpec};
+use gpes_host::{Host, Limits, Plugin, PracticeRun};
+use gpes_model::Date;
+use gpes_query::{Answer, BoundQuery, QuerySpec};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -47,7 +46,7 @@ pub const EXAMPLES: [(&str, &str); 8] = [
 ];
 
 pub fn parse(file: &str, text: &str) -> anyhow::Result<QuerySpec> {
-    gpes_query::lang::parse(file, text).map_err(|e| anyhow!("{e}"))
+    gpes_query::parse(file, text).map_err(|e| anyhow!("{e}"))
 }
 
 /// Binds `spec` to a practice. `PPED` (the period end date the examples
@@ -93,14 +92,13 @@ pub fn load(
 #[derive(Debug)]
 pub struct PluginRun {
     pub answer: Answer,
-    /// Records the plugin returned, over all passes.
-    pub records: u64,
-    /// The summary of each pass's extraction.
-    pub summaries: Vec<Summary>,
+    /// Everything else the run gave: records, passes, warnings, inputs.
+    pub run: PracticeRun,
 }
 
-/// Runs `query` over the practice in `folder` through `plugin`: one
-/// extraction a pass, each with what that pass needs.
+/// Runs `query` over the practice in `folder` through `plugin` with
+/// [`gpes_host::run_queries`], as the agent does (one extraction a pass,
+/// the file-change check between passes), telling each pass on stderr.
 pub async fn through_plugin(
     plugin: &Plugin,
     folder: &Path,
@@ -108,27 +106,23 @@ pub async fn through_plugin(
     query: &BoundQuery,
     limits: &Limits,
 ) -> anyhow::Result<PluginRun> {
-    let mut evaluation = query.evaluation();
-    let mut needs = query.needs();
-    let mut records = 0;
-    let mut summaries = Vec::new();
-    loop {
-        let extraction = plugin
-            .extract(folder, &needs.request(practice), limits, |r| {
-                evaluation.push(&r)
-            })
-            .await
-            .map_err(|e| anyhow!("the plugin's extraction failed: {e}"))?;
-        records += extraction.records;
-        summaries.push(extraction.summary);
-        match evaluation.end_pass() {
-            Some(next) => needs = next,
-            None => break,
-        }
-    }
-    Ok(PluginRun {
-        answer: evaluation.finish(),
-        records,
-        summaries,
-    })
+    let mut run = gpes_host::run_queries(
+        plugin,
+        folder,
+        practice,
+        std::slice::from_ref(query),
+        limits,
+        |pass, of| {
+            if of > 1 {
+                eprintln!("extracting: pass {pass} of at most {of}");
+            }
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("the plugin's extraction failed: {e}"))?;
+    let answer = run
+        .answers
+        .pop()
+        .ok_or_else(|| anyhow!("the run gave no answer"))?;
+    Ok(PluginRun { answer, run })
 }

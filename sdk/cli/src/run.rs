@@ -6,7 +6,7 @@
 
 use crate::queries;
 use anyhow::{Context, anyhow};
-use gpes_model::{Record, Request, Summary, Table};
+use gpes_model::{Record, Request, Summary, Table, Warning};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -63,14 +63,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 &limits,
             ))??;
             println!("{}", serde_json::to_string_pretty(&run.answer)?);
+            let r = &run.run;
             eprintln!(
-                "{} records over {} pass(es)",
-                run.records,
-                run.summaries.len()
+                "{} records over {} pass(es); read {}",
+                r.records, r.passes, r.records_read
             );
-            for s in &run.summaries {
-                print_summary(s);
-            }
+            print_warnings(&r.warnings);
         }
         None => {
             let request = Request {
@@ -114,13 +112,16 @@ fn table_name(r: &Record) -> &'static str {
 }
 
 fn print_summary(s: &Summary) {
+    eprintln!("read {}, mapped {}", s.records_read, s.records_mapped);
+    print_warnings(&s.warnings);
+}
+
+fn print_warnings(warnings: &[Warning]) {
     eprintln!(
-        "read {}, mapped {}, {} warning(s)",
-        s.records_read,
-        s.records_mapped,
-        s.warnings.iter().map(|w| w.count).sum::<u64>()
+        "{} warning(s)",
+        warnings.iter().map(|w| w.count).sum::<u64>()
     );
-    for w in &s.warnings {
+    for w in warnings {
         eprintln!(
             "  {:?} ×{} in {} (first at line {}): {}",
             w.kind, w.count, w.file, w.line, w.message

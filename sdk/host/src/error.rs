@@ -85,6 +85,9 @@ pub enum ExtractionError {
         /// Practice codes the registrations did name, with how many each.
         seen: Vec<(String, u64)>,
     },
+    /// A file opened in two passes of one run had different contents.
+    #[error("{name} changed between passes; run the queries again once the export is complete")]
+    ChangedBetweenPasses { name: String },
     /// The practice's root could not be used.
     #[error("the practice's data folder {path} cannot be used: {reason}")]
     Root { path: String, reason: String },

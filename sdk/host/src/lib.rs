@@ -19,6 +19,9 @@
 //! [`Host::load`] skips all of that; it is for tests and for the plugin
 //! author's tools, never for running a supplier's plugin at a site.
 //!
+//! [`run_queries`] is the one way to run queries through a plugin: several
+//! queries over one practice, each pass one extraction shared by all.
+//!
 //! It is not the engine (`sdk/query` evaluates queries over the records),
 //! it does not decide which suppliers to trust (the agent's configuration
 //! does), and it knows nothing of jobs or networks: the agent decides what
@@ -28,10 +31,12 @@ mod convert;
 mod error;
 mod plausibility;
 mod practice;
+mod queries;
 mod sandbox;
 mod source;
 
 pub use error::{AccessDenied, ExtractionError, LoadError, MemoryCapExceeded};
+pub use queries::{PracticeRun, merged_request, run_queries};
 pub use sandbox::{LogLevel, LogLine};
 pub use source::FileFingerprint;
 

@@ -253,7 +253,11 @@ mod tests {
         let month = Date::new(2024, 3, 1, Precision::Month).unwrap();
         let first = Date::ymd(2024, 3, 1).unwrap();
         assert_ne!(month, first, "different statements");
-        assert_eq!(month.first_day(), first.first_day(), "the same day to rules");
+        assert_eq!(
+            month.first_day(),
+            first.first_day(),
+            "the same day to rules"
+        );
         assert!(month.within(Some(first), Some(first)));
         assert!(!month.within(Some(Date::ymd(2024, 3, 2).unwrap()), None));
         assert!(month.within(None, Some(first)));

@@ -1,45 +1,171 @@
-//! The query specification and the one engine that evaluates it: a query
-//! says what the data must give; the engine streams over common-model records
-//! (in any order, within and across tables) keeping a small state per
-//! patient, and answers when the stream ends.
-//!
-//! Two forms live here. [`lang`] is the query language: YAML query files
-//! modelled on published QOF and enhanced-service business rules
+//! The query language and the one engine that evaluates it: YAML query
+//! files modelled on published QOF and enhanced-service business rules
 //! (parameters, clusters, variables, ordered rule sets defining populations,
-//! aggregate or record-level output), validated with file/line/column
-//! errors, hashed over their canonical JSON, turned into the plugin request
-//! they need, and evaluated by a streaming engine; `SPEC.md` beside this
-//! crate defines it. The first slice ([`Query`], [`RegisteredOn`]) is the
-//! JSON document for one query, the number of patients registered on a
-//! reference date; the coordinator and agent still use it until they switch
-//! to [`lang`], whose `registered` variable keeps the same rules. The crate
-//! does no I/O and knows nothing of plugins or WASM: whoever holds the
-//! records (the host, a test, a benchmark) pushes them in.
+//! an aggregate or record-level output), their validation with positioned
+//! errors, their canonical JSON and content hash, what they need from the
+//! data, the streaming engine (records in any order, within and across
+//! tables; a small state per patient), and its typed [`Answer`].
+//! `sdk/query/SPEC.md` beside this crate is the language's definition.
+//!
+//! The crate does no I/O and knows nothing of plugins or WASM: whoever
+//! holds the records pushes them in. Running queries through a plugin, pass
+//! after pass, is `gpes_host::run_queries`.
+//!
+//! ```no_run
+//! # use std::collections::BTreeMap;
+//! let text = std::fs::read_to_string("dm020.yaml").unwrap();
+//! let spec = gpes_query::parse("dm020.yaml", &text).unwrap();
+//! let bound = spec.bind("A81001", &BTreeMap::new()).unwrap();
+//! let mut needs = bound.needs();
+//! let mut evaluation = bound.evaluation();
+//! loop {
+//!     let _request = needs.request("A81001");
+//!     // extract with the request; for each record: evaluation.push(&record)
+//!     match evaluation.end_pass() {
+//!         Some(next) => needs = next, // a variable bounded by another
+//!         None => break,
+//!     }
+//! }
+//! let answer = evaluation.finish();
+//! ```
 
-pub mod lang;
-mod registered;
+mod answer;
+mod ast;
+mod bind;
+mod canon;
+mod dates;
+mod eval;
+mod explain;
+mod expr;
+mod needs;
+mod parse;
+mod validate;
+mod yaml;
 
-pub use registered::{RegisteredCount, RegisteredEvaluation, RegisteredOn};
+pub use answer::{
+    AggregateResult, Answer, Cell, ColumnHead, OutValue, PopulationCount, RecordLevelResult,
+    ResultOutput,
+};
+pub use ast::{
+    Action, Bound, Breakdown, Cluster, CodeSystem, Column, ColumnValue, DataClass, EventAggregate,
+    Output, ParamType, ParamValue, Parameter, Population, QuerySpec, Rule, Ties, Variable,
+    VariableDef, Window,
+};
+pub use bind::{BindError, BoundQuery};
+pub use dates::{DateLit, add_days, add_months, add_years, age_on};
+pub use eval::Evaluation;
+pub use explain::NULL_NOTE;
+pub use expr::{CmpOp, Expr, ExprKind, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, Unit};
+pub use gpes_model::verhoeff_valid;
+pub use needs::Needs;
+pub use parse::check_sctid;
+pub use validate::MAX_PASSES;
+pub use yaml::{MAX_ALIAS_EVENTS, MAX_YAML_DEPTH, MAX_YAML_NODES};
+
+use std::fmt;
 
 /// The engine's version, recorded in every sealed extract.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-use gpes_model::{Record, Table};
-use serde::{Deserialize, Serialize};
+/// Largest query file accepted, in bytes.
+pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
 
-/// What a query needs from the data: the request a plugin receives (less the
-/// practice code, which the caller adds).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct DataNeeds {
-    /// Tables needed in full.
-    pub tables: Vec<Table>,
+/// Version of the language this module implements, part of every query's
+/// canonical form.
+pub const LANGUAGE_VERSION: &str = "gpes-query-language/1";
+
+/// A position in a query file: 1-based line and column (columns count
+/// characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: u64,
+    pub column: u64,
 }
 
-/// A query evaluated by streaming: feed every record, then finish.
-pub trait Evaluation {
-    type Output;
-    /// Takes one record; records may come in any order.
-    fn push(&mut self, record: &Record);
-    /// The answer once every record has been pushed.
-    fn finish(self) -> Self::Output;
+/// One problem in a query file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub(crate) fn new(file: &str, pos: Pos, message: String) -> Diagnostic {
+        Diagnostic {
+            file: file.to_owned(),
+            line: pos.line,
+            column: pos.column,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Why a query file was refused: every problem found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Errors(pub Vec<Diagnostic>);
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Errors {}
+
+/// Parses and validates a query file. `file` names it in errors. Never
+/// panics; refuses files over [`MAX_SOURCE_BYTES`].
+pub fn parse(file: &str, text: &str) -> Result<QuerySpec, Errors> {
+    if text.len() > MAX_SOURCE_BYTES {
+        return Err(Errors(vec![Diagnostic::new(
+            file,
+            Pos { line: 1, column: 1 },
+            format!(
+                "the query file is {} bytes, over the limit of {MAX_SOURCE_BYTES}",
+                text.len()
+            ),
+        )]));
+    }
+    let root = yaml::parse(file, text).map_err(|d| Errors(vec![d]))?;
+    let mut cx = parse::Cx {
+        file: file.to_owned(),
+        errors: Vec::new(),
+    };
+    let spec = parse::query(&mut cx, &root);
+    if let Some(spec) = &spec
+        && cx.errors.is_empty()
+    {
+        validate::check(&mut cx, spec);
+    }
+    cx.errors.sort_by_key(|d| (d.line, d.column));
+    match spec {
+        Some(spec) if cx.errors.is_empty() => Ok(spec),
+        _ => {
+            if cx.errors.is_empty() {
+                cx.errors.push(Diagnostic::new(
+                    file,
+                    Pos { line: 1, column: 1 },
+                    "the query is incomplete".into(),
+                ));
+            }
+            Err(Errors(cx.errors))
+        }
+    }
 }

@@ -1,14 +1,13 @@
 //! Canonical JSON, content hash and data needs of validated queries.
 
 use gpes_model::{Date, Table};
-use gpes_query::lang;
 use std::collections::BTreeMap;
 
 const DM020: &str = include_str!("queries/dm020.yaml");
 
 #[test]
 fn layout_key_order_quoting_and_code_order_do_not_change_the_hash() {
-    let a = lang::parse("a.yaml", DM020).expect("valid");
+    let a = gpes_query::parse("a.yaml", DM020).expect("valid");
     let reordered = DM020
         .replace(
             r#"DM_COD:    { system: snomed, codes: ["73211009", "44054006", "46635009"] }"#,
@@ -19,13 +18,14 @@ fn layout_key_order_quoting_and_code_order_do_not_change_the_hash() {
             "AGE:\n    age:\n      on: \"PPED\"",
         );
     assert_ne!(reordered, DM020);
-    let b = lang::parse("b.yaml", &reordered).expect("valid");
+    let b = gpes_query::parse("b.yaml", &reordered).expect("valid");
     assert_eq!(a.canonical_json(), b.canonical_json());
     assert_eq!(
         a.content_hash().expect("hash"),
         b.content_hash().expect("hash")
     );
-    let changed = lang::parse("c.yaml", &DM020.replace("AGE >= 17", "AGE >= 18")).expect("valid");
+    let changed =
+        gpes_query::parse("c.yaml", &DM020.replace("AGE >= 17", "AGE >= 18")).expect("valid");
     assert_ne!(
         a.content_hash().expect("hash"),
         changed.content_hash().expect("hash")
@@ -35,7 +35,7 @@ fn layout_key_order_quoting_and_code_order_do_not_change_the_hash() {
 #[test]
 fn codes_are_strings_in_canonical_json() {
     let q = DM020.replace("999791000000106", "1064811000000103");
-    let spec = lang::parse("q.yaml", &q).expect("valid");
+    let spec = gpes_query::parse("q.yaml", &q).expect("valid");
     let json = spec.canonical_json().expect("canonical");
     assert!(json.contains(r#""codes":["1064811000000103"]"#), "{json}");
     assert!(json.contains(r#""language":"gpes-query-language/1""#));
@@ -49,7 +49,7 @@ fn codes_are_strings_in_canonical_json() {
 
 #[test]
 fn needs_are_the_widest_windows_per_table() {
-    let spec = lang::parse("dm020.yaml", DM020).expect("valid");
+    let spec = gpes_query::parse("dm020.yaml", DM020).expect("valid");
     let bound = spec.bind("A81001", &BTreeMap::new()).expect("binds");
     let needs = bound.needs();
     assert_eq!(needs.tables, vec![Table::Patients, Table::Registrations]);
@@ -67,7 +67,8 @@ fn needs_are_the_widest_windows_per_table() {
     let request = needs.request("A81001");
     assert_eq!(request.practice, "A81001");
 
-    let rl = lang::parse("rl.yaml", include_str!("queries/record_level.yaml")).expect("valid");
+    let rl =
+        gpes_query::parse("rl.yaml", include_str!("queries/record_level.yaml")).expect("valid");
     let mut params = BTreeMap::new();
     params.insert("PPED".to_string(), "2024-03-31".to_string());
     let needs = rl.bind("A81001", &params).expect("binds").needs();
@@ -85,30 +86,30 @@ fn needs_are_the_widest_windows_per_table() {
 
 #[test]
 fn binding_parameters() {
-    let spec = lang::parse("dm020.yaml", DM020).expect("valid");
+    let spec = gpes_query::parse("dm020.yaml", DM020).expect("valid");
     let mut p = BTreeMap::new();
     p.insert("PPED".to_string(), "2025-02-30".to_string());
     assert!(matches!(
         spec.bind("A81001", &p),
-        Err(lang::BindError::BadParameter { .. })
+        Err(gpes_query::BindError::BadParameter { .. })
     ));
     p.clear();
     p.insert("OTHER".to_string(), "1".to_string());
     assert!(matches!(
         spec.bind("A81001", &p),
-        Err(lang::BindError::UnknownParameter(_))
+        Err(gpes_query::BindError::UnknownParameter(_))
     ));
     let no_default = DM020.replace("default: 2025-03-31, ", "");
-    let spec = lang::parse("q.yaml", &no_default).expect("valid");
+    let spec = gpes_query::parse("q.yaml", &no_default).expect("valid");
     assert!(matches!(
         spec.bind("A81001", &BTreeMap::new()),
-        Err(lang::BindError::MissingParameter(_))
+        Err(gpes_query::BindError::MissingParameter(_))
     ));
     let far = DM020.replace("PPED - 12 months", "PPED - 99999 years");
-    let spec = lang::parse("q.yaml", &far).expect("valid");
+    let spec = gpes_query::parse("q.yaml", &far).expect("valid");
     assert!(matches!(
         spec.bind("A81001", &BTreeMap::new()),
-        Err(lang::BindError::DateOutOfRange(_))
+        Err(gpes_query::BindError::DateOutOfRange(_))
     ));
     let message = spec
         .bind("A81001", &BTreeMap::new())
@@ -122,10 +123,10 @@ fn binding_parameters() {
 fn long_chains_are_flat_and_canonical() {
     let chain = vec!["AGE >= 17"; 250].join(" and ");
     let q = DM020.replace("when: AGE >= 17", &format!("when: {chain}"));
-    let spec = lang::parse("q.yaml", &q).expect("valid");
+    let spec = gpes_query::parse("q.yaml", &q).expect("valid");
     assert!(spec.canonical_json().is_ok());
     let nested = format!("{}AGE >= 17{}", "(".repeat(39), ")".repeat(39));
     let q = DM020.replace("when: AGE >= 17", &format!("when: {nested}"));
-    let spec = lang::parse("q.yaml", &q).expect("valid at depth 40");
+    let spec = gpes_query::parse("q.yaml", &q).expect("valid at depth 40");
     assert!(spec.canonical_json().is_ok());
 }

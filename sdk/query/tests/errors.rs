@@ -1,8 +1,6 @@
 //! Broken queries are refused before anything runs, each error naming the
 //! file, line and column (written by hand from the text below).
 
-use gpes_query::lang;
-
 const BASE: &str = r#"id: t
 title: t
 source: "s"
@@ -35,8 +33,8 @@ fn with_line(n: usize, text: &str) -> String {
     s
 }
 
-fn errors(text: &str) -> Vec<lang::Diagnostic> {
-    match lang::parse("q.yaml", text) {
+fn errors(text: &str) -> Vec<gpes_query::Diagnostic> {
+    match gpes_query::parse("q.yaml", text) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => e.0,
     }
@@ -60,7 +58,7 @@ fn refused(case: &str, text: &str, line: u64, column: u64, says: &str) {
 
 #[test]
 fn the_base_query_is_valid() {
-    let q = lang::parse("q.yaml", BASE).expect("valid");
+    let q = gpes_query::parse("q.yaml", BASE).expect("valid");
     assert_eq!(q.id, "t");
 }
 
@@ -304,22 +302,22 @@ fn yaml_features_that_are_refused() {
         "  AGE: { age: { on: PPED } }",
         "  AGE: { age: { on: PPED } }\n  X: { <<: { age: { on: PPED } } }",
     );
-    assert!(lang::parse("q.yaml", &merged).is_err());
+    assert!(gpes_query::parse("q.yaml", &merged).is_err());
     let tagged = BASE.replace("title: t", "title: !secret t");
-    assert!(lang::parse("q.yaml", &tagged).is_err());
+    assert!(gpes_query::parse("q.yaml", &tagged).is_err());
     // Anchors and aliases within limits are fine.
     let aliased = BASE
         .replace("on_or_before: PPED }", "on_or_before: &d PPED }")
         .replace("{ on: PPED }", "{ on: *d }");
-    assert!(lang::parse("q.yaml", &aliased).is_ok(), "{aliased}");
+    assert!(gpes_query::parse("q.yaml", &aliased).is_ok(), "{aliased}");
 }
 
 #[test]
 fn limits() {
-    let big = format!("{BASE}# {}\n", "x".repeat(lang::MAX_SOURCE_BYTES));
+    let big = format!("{BASE}# {}\n", "x".repeat(gpes_query::MAX_SOURCE_BYTES));
     refused("too large", &big, 1, 1, "over the limit");
     let deep = format!("id: {}{}\n", "[".repeat(200), "]".repeat(200));
-    assert!(lang::parse("q.yaml", &deep).is_err());
+    assert!(gpes_query::parse("q.yaml", &deep).is_err());
     let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 0..12 {
         let prev = if i == 0 {
@@ -334,7 +332,9 @@ fn limits() {
     let e = errors(&bomb);
     assert!(e[0].message.contains("YAML"), "{}", e[0]);
     let long = "A and ".repeat(2000);
-    assert!(lang::parse("q.yaml", &with_line(15, &format!("      - when: {long}B"))).is_err());
+    assert!(
+        gpes_query::parse("q.yaml", &with_line(15, &format!("      - when: {long}B"))).is_err()
+    );
     let nested = format!("{}A{}", "(".repeat(100), ")".repeat(100));
     refused(
         "nested too deeply",

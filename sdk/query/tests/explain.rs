@@ -1,6 +1,6 @@
 //! `QuerySpec::explain`: the rules of a query in plain English.
 
-use gpes_query::lang::{NULL_NOTE, Output, parse};
+use gpes_query::{NULL_NOTE, Output, parse};
 use std::path::PathBuf;
 
 fn examples() -> Vec<PathBuf> {

@@ -3,7 +3,6 @@
 //! A deterministic stand-in for the cargo-fuzz target in `fuzz/`.
 
 use gpes_model::{Date, Event, Patient, Record, Registration, RegistrationType, Sex};
-use gpes_query::lang;
 use std::collections::BTreeMap;
 
 struct Rng(u64);
@@ -172,7 +171,7 @@ fn mutated_queries_never_panic() {
         let seed = seeds[round % seeds.len()];
         let text = mutate(&mut rng, seed);
         total += 1;
-        let Ok(spec) = lang::parse("fuzz.yaml", &text) else {
+        let Ok(spec) = gpes_query::parse("fuzz.yaml", &text) else {
             continue;
         };
         valid += 1;
@@ -195,6 +194,6 @@ fn arbitrary_bytes_never_panic() {
         let len = rng.below(200);
         let bytes: Vec<u8> = (0..len).map(|_| (rng.next() & 0xff) as u8).collect();
         let text = String::from_utf8_lossy(&bytes);
-        let _ = lang::parse("fuzz.yaml", &text);
+        let _ = gpes_query::parse("fuzz.yaml", &text);
     }
 }

@@ -3,7 +3,6 @@
 //! order.
 
 use gpes_model::{Date, Event, Patient, Record, Registration, RegistrationType, Sex};
-use gpes_query::lang;
 use std::collections::BTreeMap;
 
 #[test]
@@ -60,7 +59,7 @@ fn dm020_over_many_patients() {
             numerator += 1;
         }
     }
-    let spec = lang::parse("dm020.yaml", include_str!("queries/dm020.yaml")).expect("valid");
+    let spec = gpes_query::parse("dm020.yaml", include_str!("queries/dm020.yaml")).expect("valid");
     let bound = spec.bind("A81001", &BTreeMap::new()).expect("binds");
     let forward = bound.evaluate(&records);
     assert_eq!(forward.count("DM_REG"), Some(register));

@@ -232,9 +232,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
         Some(buffered_hash.clone())
     );
     assert_eq!(
-        row.result
-            .as_ref()
-            .and_then(|r| gpes_tests::population_count(r, "REGISTERED")),
+        row.result.as_ref().and_then(|r| r.count("REGISTERED")),
         Some(39)
     );
 

@@ -29,10 +29,7 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
 
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
     for row in &view.results {
-        let value = row
-            .result
-            .as_ref()
-            .and_then(|r| gpes_tests::population_count(r, "REGISTERED"));
+        let value = row.result.as_ref().and_then(|r| r.count("REGISTERED"));
         got.insert(row.practice.clone(), value.expect("a count"));
     }
     let want: BTreeMap<String, u64> = PRACTICES.iter().map(|(p, n)| (p.to_string(), *n)).collect();
@@ -138,7 +135,7 @@ async fn a_published_indicator_runs_over_synthetic_practices() {
     let coordinator = Coordinator::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let query = gpes_tests::example_query("dm020.yaml");
-    let spec = gpes_query::lang::parse("dm020.yaml", &query).expect("valid");
+    let spec = gpes_query::parse("dm020.yaml", &query).expect("valid");
     let params: BTreeMap<String, String> = [("PPED".to_string(), "2025-03-31".to_string())].into();
     let mut expected = BTreeMap::new();
     let mut data = Vec::new();
@@ -184,9 +181,9 @@ async fn a_published_indicator_runs_over_synthetic_practices() {
         let result = row.result.as_ref().expect("a result");
         let mut counts: Vec<u64> = ["DM_REG", "DM020_DEN", "DM020_NUM"]
             .iter()
-            .map(|p| gpes_tests::population_count(result, p).expect("count"))
+            .map(|p| result.count(p).expect("count"))
             .collect();
-        counts.push(result["excluded_by_policy"].as_u64().expect("excluded"));
+        counts.push(result.excluded_by_policy);
         got.insert(row.practice.clone(), counts);
     }
     assert_eq!(got, expected);

@@ -9,7 +9,7 @@ use gpes_model::{
     Date, Event, Medication, Patient, Precision, Record, Registration, RegistrationType, Request,
     Sex, Table, WarningKind,
 };
-use gpes_query::Evaluation;
+use gpes_query::Answer;
 use gpes_synth::{FhirCounts, Practice, PracticeConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -305,47 +305,11 @@ async fn awkward_records_read_the_same_from_fhir_as_from_csv() {
 
 /// Every example query's answer over a folder read by `plugin`, every pass
 /// included, as the agent runs it (parameters at their defaults).
-async fn answers(
-    host: &Host,
-    plugin_path: &str,
-    folder: &Path,
-) -> BTreeMap<String, serde_json::Value> {
+async fn answers(host: &Host, plugin_path: &str, folder: &Path) -> BTreeMap<String, Answer> {
     let plugin = host
         .load(&std::fs::read(plugin_path).expect("plugin"))
         .expect("loads");
-    let mut out = BTreeMap::new();
-    let mut names: Vec<String> =
-        std::fs::read_dir(gpes_tests::workspace().join("examples/queries"))
-            .expect("examples")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".yaml"))
-            .collect();
-    names.sort();
-    for file in names {
-        let text = gpes_tests::example_query(&file);
-        let spec = gpes_query::lang::parse(&file, &text).expect("valid");
-        let bound = spec.bind(PRACTICE, &BTreeMap::new()).expect("binds");
-        let mut evaluation = bound.evaluation();
-        let mut needs = bound.needs();
-        loop {
-            plugin
-                .extract(folder, &needs.request(PRACTICE), &Limits::default(), |r| {
-                    evaluation.push(&r)
-                })
-                .await
-                .expect("extraction");
-            match evaluation.end_pass() {
-                Some(next) => needs = next,
-                None => break,
-            }
-        }
-        let answer = evaluation.finish();
-        out.insert(
-            file,
-            serde_json::to_value(&answer).expect("answer serialises"),
-        );
-    }
-    out
+    gpes_tests::example_answers(&plugin, PRACTICE, folder).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,7 +333,7 @@ async fn every_example_query_answers_the_same_over_fhir_and_csv() {
         ("ast_reg.yaml", "AST_REG"),
         ("dm020.yaml", "DM020_NUM"),
     ] {
-        let n = gpes_tests::population_count(&csv[file], population);
-        assert!(n.is_some_and(|n| n > 20), "{file}: {}", csv[file]);
+        let n = csv[file].count(population);
+        assert!(n.is_some_and(|n| n > 20), "{file}: {:?}", csv[file]);
     }
 }

@@ -5,50 +5,51 @@
 //! SPEC.md, sharing no code with the engine).
 
 use gpes_host::{Host, Limits};
-use gpes_query::Evaluation;
 use std::collections::BTreeMap;
 use std::process::Command;
 
 const PRACTICE: &str = "A81001";
 const PPED: &str = "2025-03-31";
 
-/// Runs an example query through the csv-export plugin in the sandbox and
-/// the engine, as the agent does, every pass included.
-async fn engine_counts(host: &Host, folder: &std::path::Path, file: &str) -> BTreeMap<String, u64> {
-    let text = gpes_tests::example_query(file);
-    let spec = gpes_query::lang::parse(file, &text).expect("valid");
+/// Runs example queries through the csv-export plugin in the sandbox and
+/// the engine, as the agent does, every pass included: each population's
+/// count.
+async fn engine_counts(
+    host: &Host,
+    folder: &std::path::Path,
+    files: &[&str],
+) -> BTreeMap<String, u64> {
     let params: BTreeMap<String, String> = [("PPED".to_string(), PPED.to_string())].into();
-    let bound = spec.bind(PRACTICE, &params).expect("binds");
+    let bound: Vec<gpes_query::BoundQuery> = files
+        .iter()
+        .map(|file| {
+            let spec = gpes_query::parse(file, &gpes_tests::example_query(file)).expect("valid");
+            spec.bind(PRACTICE, &params).expect("binds")
+        })
+        .collect();
     let wasm = std::fs::read(gpes_plugin_artifacts::CSV_EXPORT).expect("plugin");
     let plugin = host.load(&wasm).expect("loads");
-    let mut evaluation = bound.evaluation();
-    let mut needs = bound.needs();
-    loop {
-        let extraction = plugin
-            .extract(folder, &needs.request(PRACTICE), &Limits::default(), |r| {
-                evaluation.push(&r)
-            })
-            .await
-            .expect("extraction");
-        assert!(
-            extraction.summary.warnings.is_empty(),
-            "{:?}",
-            extraction.summary.warnings
-        );
-        match evaluation.end_pass() {
-            Some(next) => needs = next,
-            None => break,
+    let run = gpes_host::run_queries(
+        &plugin,
+        folder,
+        PRACTICE,
+        &bound,
+        &Limits::default(),
+        |_, _| {},
+    )
+    .await
+    .expect("the queries run");
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+    let mut counts = BTreeMap::new();
+    for (file, answer) in files.iter().zip(run.answers) {
+        let gpes_query::ResultOutput::Aggregate(aggregate) = answer.output else {
+            panic!("{file} is not an aggregate query");
+        };
+        for p in aggregate.populations {
+            counts.insert(p.population, p.count.expect("exact: nothing is suppressed"));
         }
     }
-    let answer = evaluation.finish();
-    let gpes_query::lang::ResultOutput::Aggregate(aggregate) = answer.output else {
-        panic!("{file} is not an aggregate query");
-    };
-    aggregate
-        .populations
-        .into_iter()
-        .map(|p| (p.population, p.count))
-        .collect()
+    counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,40 +60,33 @@ async fn example_indicators_equal_duckdb_over_the_same_files() {
     gpes_synth::write_csv_export(&practice, &folder).expect("written");
 
     let script = gpes_tests::workspace().join("scripts/independent_counts.py");
-    let out = Command::new("python3")
+    let python = gpes_plugin_artifacts::tools::python_with_duckdb();
+    let out = Command::new(python)
         .arg(&script)
         .arg(&folder)
         .args([PRACTICE, PPED])
-        .output();
-    let independent: serde_json::Value = match out {
-        Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout).expect("json"),
-        other => {
-            let why = match other {
-                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "the independent computation could not run in CI: {why}"
-            );
-            eprintln!(
-                "SKIPPED: python3 with duckdb is not available here ({why}); run scripts/setup.sh"
-            );
-            return;
-        }
-    };
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the independent computation failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let independent: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
 
     let host = Host::new().expect("host");
-    let mut engine = BTreeMap::new();
-    for file in [
-        "registered.yaml",
-        "dm_reg.yaml",
-        "hyp_reg.yaml",
-        "ast_reg.yaml",
-        "dm020.yaml",
-    ] {
-        engine.extend(engine_counts(&host, &folder, file).await);
-    }
+    let engine = engine_counts(
+        &host,
+        &folder,
+        &[
+            "registered.yaml",
+            "dm_reg.yaml",
+            "hyp_reg.yaml",
+            "ast_reg.yaml",
+            "dm020.yaml",
+        ],
+    )
+    .await;
     for population in [
         "REGISTERED",
         "DM_REG",

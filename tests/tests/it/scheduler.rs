@@ -24,7 +24,7 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 
 fn collection(schedule: &str, created: DateTime<Utc>, parameters: &[(&str, &str)]) -> Collection {
     let source = gpes_tests::example_query("registered.yaml");
-    let canonical = gpes_query::lang::parse("registered.yaml", &source)
+    let canonical = gpes_query::parse("registered.yaml", &source)
         .expect("valid")
         .canonical_json()
         .expect("canonical");

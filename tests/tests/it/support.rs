@@ -205,7 +205,21 @@ pub fn upload_for(job: &gpes_protocol::Job, registered: u64) -> gpes_protocol::U
         plugin_version: "0.1.0".into(),
         engine_version: "0.1.0".into(),
         inputs: vec![],
-        result: serde_json::json!({ "registered": registered }),
+        result: gpes_protocol::Answer {
+            output: gpes_protocol::ResultOutput::Aggregate(gpes_protocol::AggregateResult {
+                populations: vec![gpes_protocol::PopulationCount {
+                    population: "REGISTERED".into(),
+                    count: Some(registered),
+                    suppressed: false,
+                    cells: vec![],
+                }],
+            }),
+            patients_evaluated: registered,
+            passes: 1,
+            excluded_by_policy: 0,
+            records_without_patient: 0,
+        },
+        data_quality_warnings: vec![],
     };
     let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
     gpes_protocol::UploadRequest {

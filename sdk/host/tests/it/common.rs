@@ -1,6 +1,6 @@
 use gpes_host::{Extraction, ExtractionError, Host, Limits, Plugin};
 use gpes_model::{Date, Record, Request};
-use gpes_query::{Evaluation, RegisteredCount, RegisteredOn};
+use gpes_query::{Answer, BoundQuery};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -45,33 +45,52 @@ pub fn practice() -> tempfile::TempDir {
     dir
 }
 
-pub fn query() -> RegisteredOn {
-    RegisteredOn {
-        practice: PRACTICE.into(),
-        date: reference_date(),
+/// The query most host tests run: the patients registered on the
+/// reference date (`examples/queries/registered.yaml`).
+pub fn query() -> BoundQuery {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/registered.yaml"),
+    )
+    .expect("the example query");
+    let spec = gpes_query::parse("registered.yaml", &text).expect("valid");
+    let params = [("PPED".to_string(), reference_date().to_string())].into();
+    spec.bind(PRACTICE, &params).expect("binds")
+}
+
+pub fn request_for(query: &BoundQuery) -> Request {
+    query.needs().request(PRACTICE)
+}
+
+/// What [`count`] gives: the registered count and what the engine saw.
+#[derive(Debug)]
+pub struct Registered {
+    pub registered: u64,
+    pub registrations_without_patient: u64,
+}
+
+impl Registered {
+    pub fn of(answer: &Answer) -> Registered {
+        Registered {
+            registered: answer.count("REGISTERED").expect("an aggregate count"),
+            registrations_without_patient: answer.records_without_patient,
+        }
     }
 }
 
-pub fn request_for(query: &RegisteredOn) -> Request {
-    Request {
-        practice: query.practice.clone(),
-        tables: query.needs().tables,
-        code_sets: vec![],
-    }
-}
-
-/// Runs the registered-count query with a plugin over a folder.
+/// Runs the registered-count query with a plugin over a folder (one pass:
+/// the plugin's own extraction is returned whole).
 pub async fn count(
     plugin: &Plugin,
     root: &Path,
     limits: &Limits,
-) -> Result<(RegisteredCount, Extraction), ExtractionError> {
+) -> Result<(Registered, Extraction), ExtractionError> {
     let q = query();
+    assert_eq!(q.passes(), 1);
     let mut eval = q.evaluation();
     let extraction = plugin
         .extract(root, &request_for(&q), limits, |r: Record| eval.push(&r))
         .await?;
-    Ok((eval.finish(), extraction))
+    Ok((Registered::of(&eval.finish()), extraction))
 }
 
 /// The good extraction every misbehaviour test runs afterwards, to show the

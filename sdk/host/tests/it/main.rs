@@ -7,4 +7,5 @@ mod fhir;
 mod fingerprint;
 mod misbehaviour;
 mod python;
+mod queries;
 mod signing;

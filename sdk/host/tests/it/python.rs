@@ -6,112 +6,26 @@
 //!
 //! The component is built by `plugins/python-example/build.sh` into a cache
 //! under the target folder, keyed by a hash of the Python sources, the WIT
-//! and componentize-py's version. Without componentize-py these tests say
-//! so and pass without running; under `CI=true` that is a failure.
+//! and componentize-py's version (`gpes_plugin_artifacts::tools`). Without
+//! componentize-py these tests fail, naming the command that installs it.
 
 use crate::common::*;
 use gpes_host::{ExtractionError, FileFingerprint, Limits, Plugin};
 use gpes_model::{CodeSet, Date, Request, Summary, Table, WarningKind};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-/// The Python adapter, built and compiled once per test binary; `None` when
-/// componentize-py is not installed (outside CI).
-static PYTHON: LazyLock<Option<Arc<Plugin>>> = LazyLock::new(|| {
-    let wasm = build_component()?;
+/// The Python adapter, built (`gpes_plugin_artifacts::tools`) and compiled
+/// once per test binary.
+static PYTHON: LazyLock<Arc<Plugin>> = LazyLock::new(|| {
+    let wasm = gpes_plugin_artifacts::tools::python_example();
     let bytes = std::fs::read(&wasm).expect("the component was just built");
-    Some(Arc::new(
-        HOST.load(&bytes).expect("the Python component loads"),
-    ))
+    Arc::new(HOST.load(&bytes).expect("the Python component loads"))
 });
 
-fn python() -> Option<Arc<Plugin>> {
+fn python() -> Arc<Plugin> {
     PYTHON.clone()
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Says plainly that componentize-py is missing: a failure under CI, else a
-/// note and a skip.
-fn absent(why: String) -> Option<PathBuf> {
-    let message =
-        format!("{why}; scripts/setup.sh installs it from PyPI. The Python adapter was NOT tested");
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}");
-    }
-    eprintln!("{message}");
-    None
-}
-
-/// Builds the component unless the cache already holds one for these
-/// sources, and returns its path.
-fn build_component() -> Option<PathBuf> {
-    let tool = std::env::var_os("COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
-    let version = match Command::new(&tool).arg("--version").output() {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        Ok(out) => {
-            return absent(format!(
-                "componentize-py --version failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Err(e) => return absent(format!("componentize-py could not be run ({e})")),
-    };
-    let plugin_dir = workspace().join("plugins/python-example");
-    let mut hash = Sha256::new();
-    hash.update(version.as_bytes());
-    for (dir, ext) in [
-        (plugin_dir.join("src"), "py"),
-        (workspace().join("sdk/wit"), "wit"),
-    ] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("source folder exists")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|x| x == ext))
-            .collect();
-        files.sort();
-        for file in files {
-            let bytes = std::fs::read(&file).expect("read source");
-            hash.update(file.file_name().expect("a name").as_encoded_bytes());
-            hash.update((bytes.len() as u64).to_le_bytes());
-            hash.update(&bytes);
-        }
-    }
-    hash.update(std::fs::read(plugin_dir.join("build.sh")).expect("build.sh exists"));
-    let key = hex::encode(&hash.finalize()[..8]);
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-example");
-    let wasm = cache.join(format!("plugin-{key}.wasm"));
-    if wasm.is_file() {
-        return Some(wasm);
-    }
-    std::fs::create_dir_all(&cache).expect("create the cache folder");
-    let out = Command::new("bash")
-        .arg(plugin_dir.join("build.sh"))
-        .arg(&wasm)
-        .env("COMPONENTIZE_PY", &tool)
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "building the Python component failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Older builds are of no further use.
-    for entry in std::fs::read_dir(&cache).expect("cache folder").flatten() {
-        let p = entry.path();
-        if p != wasm && p.extension().is_some_and(|x| x == "wasm") {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-    Some(wasm)
 }
 
 /// What one extraction came to, in a form two plugins can be compared by.
@@ -285,7 +199,7 @@ fn records_in(o: &Outcome) -> usize {
 
 #[tokio::test]
 async fn python_describe_says_what_the_plugin_is() {
-    let Some(python) = python() else { return };
+    let python = python();
     let info = python
         .describe(&Limits::default())
         .await
@@ -296,7 +210,7 @@ async fn python_describe_says_what_the_plugin_is() {
 
 #[tokio::test]
 async fn python_answers_as_the_rust_plugin_on_the_hand_made_practice() {
-    let Some(python) = python() else { return };
+    let python = python();
     let dir = practice();
     let all = both(&python, dir.path(), &full(), "a81001, full request").await;
     // 14 patients, 16 registrations, 6 events, 2 medications.
@@ -325,7 +239,7 @@ async fn python_answers_as_the_rust_plugin_on_the_hand_made_practice() {
 
 #[tokio::test]
 async fn python_answers_as_the_rust_plugin_on_a_synthetic_practice() {
-    let Some(python) = python() else { return };
+    let python = python();
     let config = gpes_synth::PracticeConfig::new(7, PRACTICE, 2_000);
     let practice = gpes_synth::generate(&config);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -570,7 +484,7 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test]
 async fn python_answers_bad_input_as_the_rust_plugin() {
-    let Some(python) = python() else { return };
+    let python = python();
     for case in cases() {
         let dir = practice();
         match case.change {

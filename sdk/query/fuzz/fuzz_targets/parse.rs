@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(spec) = gpes_query::lang::parse("fuzz.yaml", text) else {
+    let Ok(spec) = gpes_query::parse("fuzz.yaml", text) else {
         return;
     };
     let _ = spec.canonical_json();

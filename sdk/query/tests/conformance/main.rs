@@ -15,7 +15,7 @@ mod registration;
 mod windows;
 
 use gpes_model::{Date, Event, Medication, Patient, Record, Registration, RegistrationType, Sex};
-use gpes_query::lang::{self, Answer, OutValue, ResultOutput};
+use gpes_query::{self, Answer, OutValue, ResultOutput};
 use std::collections::BTreeMap;
 
 pub const PRACTICE: &str = "A81001";
@@ -126,7 +126,7 @@ pub fn show(v: &OutValue) -> String {
 }
 
 pub fn run(query: &str, params: &[(&str, &str)], records: &[Record]) -> Answer {
-    let spec = lang::parse("case.yaml", query).unwrap_or_else(|e| panic!("{e}\n{query}"));
+    let spec = gpes_query::parse("case.yaml", query).unwrap_or_else(|e| panic!("{e}\n{query}"));
     let params: BTreeMap<String, String> = params
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

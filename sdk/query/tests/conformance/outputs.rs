@@ -2,7 +2,7 @@
 //! exclusions.
 
 use super::*;
-use gpes_query::lang::{Cell, DataClass};
+use gpes_query::{Cell, ColumnHead, DataClass};
 
 fn records() -> Vec<Record> {
     vec![
@@ -39,7 +39,8 @@ fn cell(sex: &str, band: &str, count: u64) -> Cell {
     Cell {
         sex: Some(sex.into()),
         age_band: Some(band.into()),
-        count,
+        count: Some(count),
+        suppressed: false,
     }
 }
 
@@ -65,7 +66,7 @@ fn aggregate_with_breakdown() {
 
 #[test]
 fn policy_exclusion_removes_before_any_rule() {
-    let spec = lang::parse("agg.yaml", QUERY).expect("valid");
+    let spec = gpes_query::parse("agg.yaml", QUERY).expect("valid");
     let bound = spec
         .bind(PRACTICE, &BTreeMap::new())
         .expect("binds")
@@ -121,12 +122,16 @@ output:
     };
     assert_eq!(
         rl.columns,
-        vec![
-            ("nhs".to_owned(), DataClass::Identifier),
-            ("id".to_owned(), DataClass::Pseudonym),
-            ("diagnosed".to_owned(), DataClass::NonIdentifying),
-            ("age".to_owned(), DataClass::NonIdentifying),
+        [
+            ("nhs", DataClass::Identifier),
+            ("id", DataClass::Pseudonym),
+            ("diagnosed", DataClass::NonIdentifying),
+            ("age", DataClass::NonIdentifying),
         ]
+        .map(|(name, class)| ColumnHead {
+            name: name.into(),
+            class
+        })
     );
     let shown: Vec<Vec<String>> = rl
         .rows

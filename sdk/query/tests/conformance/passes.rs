@@ -81,7 +81,7 @@ fn dependent_variables() {
 
 #[test]
 fn each_pass_asks_for_less() {
-    let spec = lang::parse("passes.yaml", QUERY).expect("valid");
+    let spec = gpes_query::parse("passes.yaml", QUERY).expect("valid");
     let bound = spec.bind(PRACTICE, &BTreeMap::new()).expect("binds");
     assert_eq!(bound.passes(), 3);
     // Pass 1: whole patients table and DIAG's codes only.

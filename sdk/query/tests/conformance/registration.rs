@@ -169,25 +169,3 @@ fn registration_type_and_start() {
         ],
     );
 }
-
-#[test]
-fn agrees_with_the_first_slice() {
-    // The language's `registered` and the first slice's count agree.
-    let r = records();
-    let first = gpes_query::RegisteredOn {
-        practice: PRACTICE.into(),
-        date: d("2025-03-31"),
-    }
-    .evaluate(&r);
-    let q = r#"id: reg
-title: registered
-source: "conformance suite"
-parameters: { PPED: { type: date, default: 2025-03-31 } }
-variables: { REG: { registered: { on: PPED } } }
-populations: { R: { from: REG } }
-output: { aggregate: { populations: [R] } }
-"#;
-    let answer = run(q, &[], &r);
-    assert_eq!(answer.count("R"), Some(first.registered));
-    assert_eq!(first.registered, 8);
-}

@@ -2,9 +2,8 @@
 //! table the codes of every cluster a variable reads with the widest date
 //! window any of those variables needs. It becomes the plugin's `Request`.
 
-use super::ast::VariableDef;
-use super::engine::BoundQuery;
-use super::engine::table_of;
+use crate::ast::VariableDef;
+use crate::bind::{BoundQuery, table_of};
 use gpes_model::{CodeSet, Date, Request, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

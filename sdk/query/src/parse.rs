@@ -1,11 +1,11 @@
 //! From the YAML tree to the query's definitions: shapes, keys and scalar
 //! types. Names, types of expressions and cycles are `validate`'s.
 
-use super::ast::*;
-use super::dates::DateLit;
-use super::expr::{self, Expr};
-use super::yaml::{Node, Value};
-use super::{Diagnostic, Pos};
+use crate::ast::*;
+use crate::dates::DateLit;
+use crate::expr::{self, Expr};
+use crate::yaml::{Node, Value};
+use crate::{Diagnostic, Pos};
 
 pub(crate) struct Cx {
     pub file: String,

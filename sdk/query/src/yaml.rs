@@ -3,7 +3,7 @@
 //! (with its limits on size, depth and alias expansion); nothing here
 //! interprets the tree.
 
-use super::{Diagnostic, Pos};
+use crate::{Diagnostic, Pos};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;

@@ -2,8 +2,8 @@
 //! `gpes-canon`, named definitions as maps (so their order in the file does
 //! not matter), codes as strings, positions left out.
 
-use super::LANGUAGE_VERSION;
-use super::ast::*;
+use crate::LANGUAGE_VERSION;
+use crate::ast::*;
 use gpes_canon::{CanonError, ContentHash};
 use serde::Serialize;
 use std::collections::BTreeMap;

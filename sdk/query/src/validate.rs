@@ -1,10 +1,10 @@
 //! Checks over the whole query: names, references, types of expressions,
 //! cycles and unreachable rules (SPEC.md, "Validation").
 
-use super::Pos;
-use super::ast::*;
-use super::expr::{CmpOp, Expr, ExprKind};
-use super::parse::Cx;
+use crate::Pos;
+use crate::ast::*;
+use crate::expr::{CmpOp, Expr, ExprKind};
+use crate::parse::Cx;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The type of an expression or a name.

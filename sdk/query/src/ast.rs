@@ -2,9 +2,9 @@
 //! Every definition keeps the position it was written at; positions are not
 //! part of the query's canonical form.
 
-use super::Pos;
-use super::dates::DateLit;
-use super::expr::Expr;
+use crate::Pos;
+use crate::dates::DateLit;
+use crate::expr::Expr;
 use serde::Serialize;
 
 /// A parsed and validated query (SPEC.md is its definition).
@@ -193,7 +193,7 @@ pub enum Breakdown {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DataClass {
     Identifier,

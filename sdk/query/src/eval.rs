@@ -1,426 +1,16 @@
-//! Binding a query to a practice and its parameters, and the streaming
-//! evaluation: records in any order update a small state per patient (one
-//! slot per variable); when the stream ends the ordered rules run per
-//! patient. Memory grows with patients × variables, never with events.
+//! The streaming evaluation: records in any order update a small state per
+//! patient (one slot per variable); when the stream ends the ordered rules
+//! run per patient. Memory grows with patients × variables, never with
+//! events.
 
-use super::ast::*;
-use super::dates::{self, key};
-use super::expr::{CmpOp, Expr, ExprKind, Unit};
-use super::needs::Needs;
-use super::parse::param_value_text;
+use crate::answer::*;
+use crate::ast::*;
+use crate::bind::{BoundQuery, Compiled, NameRef, table_of};
+use crate::dates::{self, key};
+use crate::expr::{CmpOp, Expr, ExprKind, Unit};
+use crate::needs::Needs;
 use gpes_model::{Date, Record, RegistrationType, Sex, Table};
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// Why a query could not be bound.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BindError {
-    #[error("the query needs parameter '{0}', which has no default and was not given")]
-    MissingParameter(String),
-    #[error("the query has no parameter '{0}'")]
-    UnknownParameter(String),
-    #[error("parameter '{name}' is '{value}': {reason}")]
-    BadParameter {
-        name: String,
-        value: String,
-        reason: String,
-    },
-    #[error("{0} falls outside the years 1 to 9999")]
-    DateOutOfRange(String),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum NameRef {
-    AllPatients,
-    Param(ParamValue),
-    Variable(usize),
-    Population(usize),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Compiled {
-    Events {
-        aggregate: EventAggregate,
-        /// Inclusive bounds, as whole dates.
-        from: Option<Date>,
-        to: Option<Date>,
-        ties: Ties,
-        /// The pass over the data that computes this variable (0 first).
-        pass: u32,
-        /// For a variable bounded by other variables: its window, in
-        /// `BoundQuery::dynamic`, worked out per patient.
-        dynamic: Option<usize>,
-    },
-    Age(Date),
-    Sex,
-    DateOfBirth,
-    DateOfDeath,
-    Registered(Date),
-    RegistrationType(Date),
-    RegistrationStart(Date),
-}
-
-/// A query bound to one practice and its parameters' values, ready to run.
-#[derive(Debug, Clone)]
-pub struct BoundQuery {
-    spec: QuerySpec,
-    practice: String,
-    params: BTreeMap<String, ParamValue>,
-    vars: Vec<Compiled>,
-    /// (table, code) -> the variables whose cluster holds the code.
-    by_code: HashMap<(Table, u64), Vec<usize>>,
-    /// Populations in an order where each comes after those it uses.
-    order: Vec<usize>,
-    age_bands: Option<(Date, Vec<u32>)>,
-    by_sex: bool,
-    /// What each name in a condition stands for.
-    names: HashMap<String, NameRef>,
-    /// Indices of the output's populations, in its order.
-    outputs: Vec<usize>,
-    exclusions: BTreeSet<u64>,
-    /// Windows that name variables.
-    dynamic: Vec<Window>,
-    passes: u32,
-}
-
-fn fixed_date(
-    e: &Expr,
-    params: &BTreeMap<String, ParamValue>,
-    what: &str,
-) -> Result<Date, BindError> {
-    let v = eval(e, &|n| match params.get(n) {
-        Some(ParamValue::Date(d)) => Val::Date(d.0),
-        Some(ParamValue::Number(x)) => Val::Num(*x),
-        None => Val::Null,
-    });
-    match v {
-        Val::Date(d) => Ok(d),
-        _ => Err(BindError::DateOutOfRange(what.to_owned())),
-    }
-}
-
-impl QuerySpec {
-    /// Binds the query to a practice, with the parameters' values as text
-    /// (dates `YYYY-MM-DD`); parameters not given take their defaults.
-    pub fn bind(
-        &self,
-        practice: &str,
-        parameters: &BTreeMap<String, String>,
-    ) -> Result<BoundQuery, BindError> {
-        for name in parameters.keys() {
-            if self.parameter(name).is_none() {
-                return Err(BindError::UnknownParameter(name.clone()));
-            }
-        }
-        let mut params = BTreeMap::new();
-        for p in &self.parameters {
-            let v = match parameters.get(&p.name) {
-                Some(text) => {
-                    param_value_text(p.ty, text).map_err(|reason| BindError::BadParameter {
-                        name: p.name.clone(),
-                        value: text.clone(),
-                        reason,
-                    })?
-                }
-                None => p
-                    .default
-                    .ok_or_else(|| BindError::MissingParameter(p.name.clone()))?,
-            };
-            params.insert(p.name.clone(), v);
-        }
-        let mut vars = Vec::new();
-        let mut dynamic = Vec::new();
-        let pass_of =
-            super::validate::passes_of(self).unwrap_or_else(|| vec![0; self.variables.len()]);
-        let mut by_code: HashMap<(Table, u64), Vec<usize>> = HashMap::new();
-        for (i, v) in self.variables.iter().enumerate() {
-            let what = |part: &str| format!("the {part} of variable '{}'", v.name);
-            let c = match &v.def {
-                VariableDef::Events {
-                    aggregate,
-                    cluster,
-                    window,
-                    ties,
-                    ..
-                } if pass_of[i] > 0 => {
-                    if let Some(c) = self.cluster(cluster) {
-                        let table = table_of(c.system);
-                        for code in &c.codes {
-                            by_code.entry((table, *code)).or_default().push(i);
-                        }
-                    }
-                    dynamic.push(window.clone());
-                    Compiled::Events {
-                        aggregate: *aggregate,
-                        from: None,
-                        to: None,
-                        ties: *ties,
-                        pass: pass_of[i],
-                        dynamic: Some(dynamic.len() - 1),
-                    }
-                }
-                VariableDef::Events {
-                    aggregate,
-                    cluster,
-                    window,
-                    ties,
-                    ..
-                } => {
-                    let from = match &window.from {
-                        None => None,
-                        Some(b) => {
-                            let d = fixed_date(&b.date, &params, &what("start"))?;
-                            Some(if b.inclusive {
-                                d
-                            } else {
-                                dates::add_days(d, 1)
-                                    .ok_or_else(|| BindError::DateOutOfRange(what("start")))?
-                            })
-                        }
-                    };
-                    let to = match &window.to {
-                        None => None,
-                        Some(b) => {
-                            let d = fixed_date(&b.date, &params, &what("end"))?;
-                            Some(if b.inclusive {
-                                d
-                            } else {
-                                dates::add_days(d, -1)
-                                    .ok_or_else(|| BindError::DateOutOfRange(what("end")))?
-                            })
-                        }
-                    };
-                    if let Some(c) = self.cluster(cluster) {
-                        let table = table_of(c.system);
-                        for code in &c.codes {
-                            by_code.entry((table, *code)).or_default().push(i);
-                        }
-                    }
-                    Compiled::Events {
-                        aggregate: *aggregate,
-                        from,
-                        to,
-                        ties: *ties,
-                        pass: 0,
-                        dynamic: None,
-                    }
-                }
-                VariableDef::Age { on } => Compiled::Age(fixed_date(on, &params, &what("date"))?),
-                VariableDef::Sex => Compiled::Sex,
-                VariableDef::DateOfBirth => Compiled::DateOfBirth,
-                VariableDef::DateOfDeath => Compiled::DateOfDeath,
-                VariableDef::Registered { on } => {
-                    Compiled::Registered(fixed_date(on, &params, &what("date"))?)
-                }
-                VariableDef::RegistrationType { on } => {
-                    Compiled::RegistrationType(fixed_date(on, &params, &what("date"))?)
-                }
-                VariableDef::RegistrationStart { on } => {
-                    Compiled::RegistrationStart(fixed_date(on, &params, &what("date"))?)
-                }
-            };
-            vars.push(c);
-        }
-        let mut age_bands = None;
-        let mut by_sex = false;
-        if let Output::Aggregate { breakdown, .. } = &self.output {
-            for b in breakdown {
-                match b {
-                    Breakdown::Sex => by_sex = true,
-                    Breakdown::AgeBands { on, bounds } => {
-                        let d = fixed_date(on, &params, "the date of the age bands")?;
-                        age_bands = Some((d, bounds.clone()));
-                    }
-                }
-            }
-        }
-        let mut names = HashMap::new();
-        names.insert("all_patients".to_owned(), NameRef::AllPatients);
-        for (n, v) in &params {
-            names.insert(n.clone(), NameRef::Param(*v));
-        }
-        for (i, v) in self.variables.iter().enumerate() {
-            names.insert(v.name.clone(), NameRef::Variable(i));
-        }
-        for (i, p) in self.populations.iter().enumerate() {
-            names.insert(p.name.clone(), NameRef::Population(i));
-        }
-        let index = |name: &String| self.populations.iter().position(|p| &p.name == name);
-        let outputs = match &self.output {
-            Output::Aggregate { populations, .. } => populations.iter().filter_map(index).collect(),
-            Output::RecordLevel { population, .. } => index(population).into_iter().collect(),
-        };
-        let passes = pass_of.iter().max().map_or(1, |p| p + 1);
-        Ok(BoundQuery {
-            names,
-            outputs,
-            dynamic,
-            passes,
-            order: population_order(self),
-            spec: self.clone(),
-            practice: practice.to_owned(),
-            params,
-            vars,
-            by_code,
-            age_bands,
-            by_sex,
-            exclusions: BTreeSet::new(),
-        })
-    }
-}
-
-pub(crate) fn table_of(system: CodeSystem) -> Table {
-    match system {
-        CodeSystem::Snomed => Table::Events,
-        CodeSystem::Dmd => Table::Medications,
-    }
-}
-
-/// A topological order of the populations (validation has refused cycles).
-fn population_order(q: &QuerySpec) -> Vec<usize> {
-    let index: HashMap<&str, usize> = q
-        .populations
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.name.as_str(), i))
-        .collect();
-    let deps: Vec<Vec<usize>> = q
-        .populations
-        .iter()
-        .map(|p| {
-            let mut names = vec![(p.from.clone(), p.from_pos)];
-            for r in &p.rules {
-                r.when.names(&mut names);
-            }
-            names
-                .iter()
-                .filter_map(|(n, _)| index.get(n.as_str()).copied())
-                .collect()
-        })
-        .collect();
-    let mut done = vec![false; deps.len()];
-    let mut order = Vec::new();
-    for start in 0..deps.len() {
-        let mut stack = vec![(start, 0usize)];
-        while let Some((n, next)) = stack.last().copied() {
-            if done[n] {
-                stack.pop();
-                continue;
-            }
-            if next < deps[n].len() {
-                stack.last_mut().expect("non-empty").1 += 1;
-                let d = deps[n][next];
-                if !done[d] && !stack.iter().any(|(s, _)| *s == d) {
-                    stack.push((d, 0));
-                }
-            } else {
-                done[n] = true;
-                order.push(n);
-                stack.pop();
-            }
-        }
-    }
-    order
-}
-
-impl BoundQuery {
-    /// Adds a policy exclusion: a patient with any event (any date) whose
-    /// SNOMED CT code is in `codes` is removed before any rule is applied,
-    /// and counted in [`Answer::excluded_by_policy`].
-    pub fn with_exclusion(mut self, codes: impl IntoIterator<Item = u64>) -> BoundQuery {
-        self.exclusions.extend(codes);
-        self
-    }
-
-    pub fn spec(&self) -> &QuerySpec {
-        &self.spec
-    }
-
-    pub fn practice(&self) -> &str {
-        &self.practice
-    }
-
-    /// The parameters' values the query was bound with.
-    pub fn parameters(&self) -> &BTreeMap<String, ParamValue> {
-        &self.params
-    }
-
-    pub(crate) fn exclusions(&self) -> &BTreeSet<u64> {
-        &self.exclusions
-    }
-
-    /// The inclusive window variable `i` was compiled to, if it reads events.
-    pub(crate) fn window_of(&self, i: usize) -> Option<(Option<Date>, Option<Date>)> {
-        match self.vars.get(i)? {
-            Compiled::Events {
-                from, to, pass: 0, ..
-            } => Some((*from, *to)),
-            _ => None,
-        }
-    }
-
-    /// How many passes over the data the query takes: 1, or more when a
-    /// variable's window names another variable. Each later pass is a new
-    /// extraction with the narrower request [`LangEvaluation::end_pass`]
-    /// returns.
-    pub fn passes(&self) -> u32 {
-        self.passes
-    }
-
-    /// The inclusive window of a variable bounded by other variables, for
-    /// one patient: `None` when a bound is null (nothing matches).
-    fn dynamic_window<'a>(
-        &'a self,
-        d: usize,
-        st: &'a PatientState,
-    ) -> Option<(Option<Date>, Option<Date>)> {
-        let w: &'a Window = &self.dynamic[d];
-        let lookup = |n: &str| -> Val<'a> {
-            match self.names.get(n) {
-                Some(NameRef::Param(ParamValue::Date(d))) => Val::Date(d.0),
-                Some(NameRef::Param(ParamValue::Number(x))) => Val::Num(*x),
-                Some(NameRef::Variable(i)) => value_of(&self.vars[*i], &st.slots[*i], st),
-                _ => Val::Null,
-            }
-        };
-        let bound = |b: Option<&'a Bound>, step: i64| -> Option<Option<Date>> {
-            match b {
-                None => Some(None),
-                Some(b) => match eval(&b.date, &lookup) {
-                    Val::Date(d) if b.inclusive => Some(Some(d)),
-                    Val::Date(d) => dates::add_days(d, step).map(Some),
-                    _ => None,
-                },
-            }
-        };
-        Some((bound(w.from.as_ref(), 1)?, bound(w.to.as_ref(), -1)?))
-    }
-
-    /// A fresh streaming evaluation.
-    pub fn evaluation(&self) -> LangEvaluation {
-        LangEvaluation {
-            query: self.clone(),
-            patients: HashMap::new(),
-            pass: 0,
-        }
-    }
-
-    /// Evaluates over records already in memory (tests, small inputs).
-    pub fn evaluate<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> Answer {
-        let records: Vec<&Record> = records.into_iter().collect();
-        let mut e = self.evaluation();
-        loop {
-            for r in &records {
-                crate::Evaluation::push(&mut e, r);
-            }
-            if e.end_pass().is_none() {
-                break;
-            }
-        }
-        crate::Evaluation::finish(e)
-    }
-}
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy)]
 enum Slot {
@@ -437,7 +27,7 @@ enum Slot {
 }
 
 #[derive(Debug)]
-struct PatientState {
+pub(crate) struct PatientState {
     has_record: bool,
     dob: Option<Date>,
     sex: Option<Sex>,
@@ -449,20 +39,20 @@ struct PatientState {
 
 /// Streaming evaluation of a [`BoundQuery`].
 #[derive(Debug)]
-pub struct LangEvaluation {
+pub struct Evaluation {
     query: BoundQuery,
     patients: HashMap<String, PatientState>,
     /// The pass under way (0 first).
     pass: u32,
 }
 
-impl LangEvaluation {
+impl Evaluation {
     /// Ends the pass under way. When the query takes another pass
     /// ([`BoundQuery::passes`]), returns what that pass needs from the data
     /// (only the codes of the variables it computes, with the widest window
     /// any patient's values give; no whole tables): the host extracts again
     /// with it and pushes the new records into this same evaluation. `None`
-    /// when every pass is done and [`crate::Evaluation::finish`] may be
+    /// when every pass is done and [`Evaluation::finish`] may be
     /// called.
     pub fn end_pass(&mut self) -> Option<Needs> {
         if self.pass + 1 >= self.query.passes {
@@ -518,7 +108,7 @@ impl LangEvaluation {
         }
         Some(Needs {
             tables: Vec::new(),
-            code_sets: super::needs::merge(items),
+            code_sets: crate::needs::merge(items),
         })
     }
 
@@ -575,7 +165,7 @@ impl LangEvaluation {
             return;
         }
         self.state(patient);
-        let LangEvaluation {
+        let Evaluation {
             query,
             patients,
             pass: current,
@@ -654,10 +244,10 @@ fn update(slot: &mut Slot, aggregate: EventAggregate, ties: Ties, date: Date, va
     }
 }
 
-impl crate::Evaluation for LangEvaluation {
-    type Output = Answer;
-
-    fn push(&mut self, record: &Record) {
+impl Evaluation {
+    /// Takes one record; records may come in any order, within and across
+    /// tables, and a record the query does not read is ignored.
+    pub fn push(&mut self, record: &Record) {
         match record {
             Record::Patient(p) => {
                 let keep_nhs = self.query.wants_nhs_number();
@@ -723,7 +313,8 @@ impl crate::Evaluation for LangEvaluation {
         }
     }
 
-    fn finish(self) -> Answer {
+    /// The answer, once every pass's records have been pushed.
+    pub fn finish(self) -> Answer {
         let q = &self.query;
         let mut ids: Vec<&String> = self.patients.keys().collect();
         ids.sort();
@@ -732,7 +323,13 @@ impl crate::Evaluation for LangEvaluation {
                 Output::Aggregate { .. } => ResultOutput::Aggregate(AggregateResult::default()),
                 Output::RecordLevel { columns, .. } => {
                     ResultOutput::RecordLevel(RecordLevelResult {
-                        columns: columns.iter().map(|c| (c.name.clone(), c.class)).collect(),
+                        columns: columns
+                            .iter()
+                            .map(|c| ColumnHead {
+                                name: c.name.clone(),
+                                class: c.class,
+                            })
+                            .collect(),
                         rows: Vec::new(),
                     })
                 }
@@ -823,14 +420,16 @@ impl crate::Evaluation for LangEvaluation {
                 };
                 a.populations.push(PopulationCount {
                     population: name.clone(),
-                    count: totals[pi],
+                    count: Some(totals[pi]),
+                    suppressed: false,
                     cells: cells
                         .iter()
                         .filter(|((p, _, _), _)| *p == pi)
                         .map(|((_, sex, band), n)| Cell {
                             sex: sex.map(str::to_owned),
                             age_band: band.clone(),
-                            count: *n,
+                            count: Some(*n),
+                            suppressed: false,
                         })
                         .collect(),
                 });
@@ -841,6 +440,59 @@ impl crate::Evaluation for LangEvaluation {
 }
 
 impl BoundQuery {
+    /// A fresh streaming evaluation.
+    pub fn evaluation(&self) -> Evaluation {
+        Evaluation {
+            query: self.clone(),
+            patients: HashMap::new(),
+            pass: 0,
+        }
+    }
+
+    /// Evaluates over records already in memory (tests, small inputs).
+    pub fn evaluate<'a>(&self, records: impl IntoIterator<Item = &'a Record>) -> Answer {
+        let records: Vec<&Record> = records.into_iter().collect();
+        let mut e = self.evaluation();
+        loop {
+            for r in &records {
+                e.push(r);
+            }
+            if e.end_pass().is_none() {
+                break;
+            }
+        }
+        e.finish()
+    }
+
+    /// The inclusive window of a variable bounded by other variables, for
+    /// one patient: `None` when a bound is null (nothing matches).
+    fn dynamic_window<'a>(
+        &'a self,
+        d: usize,
+        st: &'a PatientState,
+    ) -> Option<(Option<Date>, Option<Date>)> {
+        let w: &'a Window = &self.dynamic[d];
+        let lookup = |n: &str| -> Val<'a> {
+            match self.names.get(n) {
+                Some(NameRef::Param(ParamValue::Date(d))) => Val::Date(d.0),
+                Some(NameRef::Param(ParamValue::Number(x))) => Val::Num(*x),
+                Some(NameRef::Variable(i)) => value_of(&self.vars[*i], &st.slots[*i], st),
+                _ => Val::Null,
+            }
+        };
+        let bound = |b: Option<&'a Bound>, step: i64| -> Option<Option<Date>> {
+            match b {
+                None => Some(None),
+                Some(b) => match eval(&b.date, &lookup) {
+                    Val::Date(d) if b.inclusive => Some(Some(d)),
+                    Val::Date(d) => dates::add_days(d, step).map(Some),
+                    _ => None,
+                },
+            }
+        };
+        Some((bound(w.from.as_ref(), 1)?, bound(w.to.as_ref(), -1)?))
+    }
+
     fn wants_nhs_number(&self) -> bool {
         matches!(&self.spec.output, Output::RecordLevel { columns, .. }
             if columns.iter().any(|c| c.value == ColumnValue::NhsNumber))
@@ -948,7 +600,7 @@ fn value_of<'a>(v: &Compiled, s: &Slot, st: &'a PatientState) -> Val<'a> {
 
 /// A value during evaluation; `Null` is the unknown of three-valued logic.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Val<'a> {
+pub(crate) enum Val<'a> {
     Null,
     Bool(bool),
     Num(f64),
@@ -968,7 +620,7 @@ impl Val<'_> {
     }
 }
 
-fn eval<'a>(e: &'a Expr, lookup: &dyn Fn(&str) -> Val<'a>) -> Val<'a> {
+pub(crate) fn eval<'a>(e: &'a Expr, lookup: &dyn Fn(&str) -> Val<'a>) -> Val<'a> {
     match &e.kind {
         ExprKind::Number(x) => Val::Num(*x),
         ExprKind::Date(d) => Val::Date(d.0),
@@ -1029,84 +681,6 @@ fn eval<'a>(e: &'a Expr, lookup: &dyn Fn(&str) -> Val<'a>) -> Val<'a> {
                     CmpOp::Ne => o.is_ne(),
                 }),
             }
-        }
-    }
-}
-
-/// One value of a record-level row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum OutValue {
-    Null,
-    Bool(bool),
-    Number(f64),
-    /// Text, and dates as `YYYY-MM-DD`.
-    Text(String),
-}
-
-/// A count of one population's patients in one cell of the breakdown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cell {
-    pub sex: Option<String>,
-    pub age_band: Option<String>,
-    pub count: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PopulationCount {
-    pub population: String,
-    pub count: u64,
-    /// Non-empty cells of the breakdown, sorted; empty without one.
-    pub cells: Vec<Cell>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct AggregateResult {
-    /// In the order the output names them.
-    pub populations: Vec<PopulationCount>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecordLevelResult {
-    pub columns: Vec<(String, DataClass)>,
-    /// One row per selected patient, sorted by patient id.
-    pub rows: Vec<Vec<OutValue>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResultOutput {
-    Aggregate(AggregateResult),
-    RecordLevel(RecordLevelResult),
-}
-
-/// The answer of one evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Answer {
-    pub output: ResultOutput,
-    /// Patients with a record in the patients table, less those excluded.
-    pub patients_evaluated: u64,
-    /// Passes over the data the answer took; less than
-    /// [`BoundQuery::passes`] only if `finish` came early, when the
-    /// variables of the missing passes are left null, 0 or false.
-    pub passes: u32,
-    /// Patients removed by a policy exclusion before any rule.
-    pub excluded_by_policy: u64,
-    /// Patient ids seen in records the query reads but with no patient
-    /// record (not evaluated).
-    pub records_without_patient: u64,
-}
-
-impl Answer {
-    /// The count of a population in an aggregate answer.
-    pub fn count(&self, population: &str) -> Option<u64> {
-        match &self.output {
-            ResultOutput::Aggregate(a) => a
-                .populations
-                .iter()
-                .find(|p| p.population == population)
-                .map(|p| p.count),
-            ResultOutput::RecordLevel(_) => None,
         }
     }
 }

@@ -2,8 +2,8 @@
 //! a precedence-climbing parser and the expression tree (see SPEC.md,
 //! "Expressions").
 
-use super::Pos;
-use super::dates::DateLit;
+use crate::Pos;
+use crate::dates::DateLit;
 use serde::Serialize;
 
 /// Longest expression accepted, in characters.

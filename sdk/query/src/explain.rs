@@ -3,13 +3,13 @@
 //! lead, a reviewer of a collection. The text is deterministic: the same
 //! query always gives the same words.
 
-use super::ast::{
+use crate::ast::{
     Action, Bound, Breakdown, CodeSystem, ColumnValue, DataClass, EventAggregate, Output,
     ParamType, ParamValue, QuerySpec, Ties, VariableDef, Window,
 };
-use super::dates::DateLit;
-use super::expr::{CmpOp, Expr, ExprKind, Unit};
-use super::validate::{Ty, variable_type};
+use crate::dates::DateLit;
+use crate::expr::{CmpOp, Expr, ExprKind, Unit};
+use crate::validate::{Ty, variable_type};
 use std::fmt::Write;
 
 const MONTHS: [&str; 12] = [
