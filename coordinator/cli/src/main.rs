@@ -388,13 +388,7 @@ fn warnings_note(warnings: &[WarningCount]) -> String {
     }
     let parts: Vec<String> = warnings
         .iter()
-        .map(|w| {
-            let kind = serde_json::to_value(w.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("{:?}", w.kind));
-            format!("{} {kind}", w.count)
-        })
+        .map(|w| format!("{} {}", w.count, w.kind))
         .collect();
     format!(" (warnings: {})", parts.join(", "))
 }

@@ -36,6 +36,7 @@ mod sandbox;
 mod source;
 
 pub use error::{AccessDenied, ExtractionError, LoadError, MemoryCapExceeded};
+pub use plausibility::SOURCE as HOST_CHECKS;
 pub use queries::{PracticeRun, merged_request, run_queries};
 pub use sandbox::{LogLevel, LogLine};
 pub use source::FileFingerprint;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where the host's warnings say they come from (they concern records, not
-/// one file's lines).
+/// one file's lines): the `file` of every warning the host adds.
 pub const SOURCE: &str = "(host checks)";
 
 #[derive(Debug)]

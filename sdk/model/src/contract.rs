@@ -41,6 +41,28 @@ pub enum WarningKind {
     Other,
 }
 
+impl WarningKind {
+    /// The kind's name, as the WIT and the JSON spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::MalformedLine => "malformed-line",
+            WarningKind::BadDate => "bad-date",
+            WarningKind::BadNhsNumber => "bad-nhs-number",
+            WarningKind::UnmappableCode => "unmappable-code",
+            WarningKind::UnknownCodeSystem => "unknown-code-system",
+            WarningKind::DuplicatePatient => "duplicate-patient",
+            WarningKind::BadValue => "bad-value",
+            WarningKind::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One kind of data-quality problem in one file: how often, and where first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// Counts over a practice. "Registered" follows the engine's rule
-/// (`sdk/query/src/registered.rs`): a regular registration at the practice
+/// (`sdk/query/SPEC.md`): a regular registration at the practice
 /// covering the reference date, and not dead on or before it. Conditions
 /// count registered patients whose latest diagnosis code is not followed by
 /// a resolved code (as QOF registers do); diabetes counts those aged 17 and

@@ -1,5 +1,5 @@
 //! Registration on a date, its type and start: the rules of
-//! `src/registered.rs` (start inclusive, end exclusive, regular only at the
+//! SPEC.md (start inclusive, end exclusive, regular only at the
 //! practice, not dead on or before the date).
 
 use super::*;
