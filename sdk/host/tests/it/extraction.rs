@@ -363,3 +363,73 @@ async fn dates_after_today_or_before_birth_are_counted_by_the_host_and_kept() {
     assert_eq!(host[1].count, 1, "one patient: {host:?}");
     assert!(host[1].message.contains("patient 'p01'"), "{host:?}");
 }
+
+#[tokio::test]
+async fn a_repeated_patient_id_is_warned_on_every_line_and_kept_only_if_its_lines_agree() {
+    let dir = practice();
+    let patients = path(&dir, "Patient.csv");
+    let mut text = std::fs::read_to_string(&patients).expect("read");
+    // Line 16: p11 again, as on line 12; line 17: p01 again, born a year
+    // later than on line 2; line 18: p11 a third time, with spaces that
+    // map to the same record.
+    text.push_str("p11,9434765706,17/05/1957,M,LS12 3HL,\n");
+    text.push_str("p01,9434765005,12/04/1961,F,LS1 4AP,\n");
+    text.push_str(" p11 ,9434765706, 17/05/1957 ,M, LS12 3HL ,\n");
+    std::fs::write(&patients, text).expect("write");
+    let q = query();
+    let mut e = q.evaluation();
+    let mut ids = Vec::new();
+    let extraction = plugin(gpes_plugin_artifacts::CSV_EXPORT)
+        .extract(dir.path(), &request_for(&q), &Limits::default(), |r| {
+            if let Record::Patient(p) = &r {
+                ids.push(p.id.clone());
+            }
+            e.push(&r);
+        })
+        .await
+        .expect("a repeated id does not fail the extraction");
+    ids.sort();
+    // p11 once; p01's lines differ, so neither is used.
+    assert_eq!(
+        ids,
+        [
+            "p02", "p03", "p04", "p05", "p06", "p07", "p08", "p09", "p10", "p11", "p12", "p13",
+            "p14"
+        ]
+    );
+    let count = e.finish();
+    // p01's registration now has no patient: counted by the engine.
+    assert_eq!(count.registered, 7);
+    assert_eq!(count.registrations_without_patient, 1);
+    let s = &extraction.summary;
+    assert_eq!(s.records_read, 14 + 3 + 16);
+    assert_eq!(s.records_mapped, 13 + 16);
+    let mut found: Vec<(WarningKind, &str, u64, u64, &str)> = s
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.file.as_str(), w.line, w.count, w.message.as_str()))
+        .collect();
+    found.sort();
+    // Every line of a repeated id is counted: p01's two, p11's three.
+    assert_eq!(
+        found,
+        [
+            (
+                WarningKind::DuplicatePatient,
+                "Patient.csv",
+                2,
+                2,
+                "PatientGuid 'p01' is on lines 2 and 17, which differ: neither is used, so the \
+                 patient has no patient record (every line of a repeated id is counted)"
+            ),
+            (
+                WarningKind::DuplicatePatient,
+                "Patient.csv",
+                12,
+                3,
+                "PatientGuid 'p11' is on lines 12, 16 and 18, which agree: the patient is kept \
+                 once (every line of a repeated id is counted)"
+            ),
+        ]
+    );
+}

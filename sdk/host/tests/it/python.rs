@@ -465,7 +465,13 @@ fn cases() -> Vec<Case> {
         case(
             "duplicate patient id",
             Append(P, b"p01,9434765919,12/04/1961,M,,\n p02 ,,,,,\n"),
-            Warnings(&[(DuplicatePatient, P, 16, 2)]),
+            // p01 and p02 each on two lines that differ: all four counted.
+            Warnings(&[(DuplicatePatient, P, 2, 4)]),
+        ),
+        case(
+            "duplicate patient id whose lines agree",
+            Append(P, b"p03,9434765145,05/01/1988,F,M1 1AE,\n"),
+            Warnings(&[(DuplicatePatient, P, 4, 2)]),
         ),
         case(
             "non-UTF-8 field",
@@ -537,7 +543,9 @@ fn cases() -> Vec<Case> {
         case(
             "a quoted field across lines",
             Append(P, b"p15,,,F,\"LS1\n4AP\",\np16,,,U,,\np16,,,,,\n"),
-            Warnings(&[(DuplicatePatient, P, 19, 1)]),
+            // p16 on lines 18 and 19, which agree (U and empty are both
+            // unknown).
+            Warnings(&[(DuplicatePatient, P, 18, 2)]),
         ),
         case(
             "an unterminated quote at the end",
