@@ -2,11 +2,11 @@
 //! header, and how each line becomes a record.
 
 use gpes_plugin_sdk::{
-    Date, Event, ExtractError, Medication, Patient, Precision, Record, Registration,
+    Date, Event, ExtractError, Medication, Patient, Patients, Precision, Record, Registration,
     RegistrationType, Request, Sex, Source, SourceError, SourceFile, Summary, Table, Wanted,
     WarningKind, Warnings, model::is_valid_nhs_number,
 };
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 pub fn file_name(table: Table) -> &'static str {
     match table {
@@ -67,7 +67,10 @@ struct OpenTable {
 pub struct Extractor {
     pending: VecDeque<OpenTable>,
     wanted: Wanted,
-    seen_patients: HashSet<String>,
+    /// Patient lines, held until `Patient.csv` has been read whole.
+    patients: Patients,
+    /// Patients to return once their file has been read.
+    ready: std::vec::IntoIter<Patient>,
     warnings: Warnings,
     row: csv::ByteRecord,
     records_read: u64,
@@ -196,7 +199,8 @@ impl Extractor {
         Ok(Extractor {
             pending,
             wanted,
-            seen_patients: HashSet::new(),
+            patients: Patients::new("PatientGuid"),
+            ready: Vec::new().into_iter(),
             warnings: Warnings::default(),
             row: csv::ByteRecord::new(),
             records_read: 0,
@@ -256,9 +260,14 @@ impl Extractor {
     }
 
     /// The next record, reading on past lines that are filtered out or
-    /// warned about.
+    /// warned about. Patients are returned once `Patient.csv` has been read
+    /// whole (a repeated id is resolved only then: see FORMAT.md).
     pub fn next_record(&mut self) -> Result<Option<Record>, ExtractError> {
         loop {
+            if let Some(patient) = self.ready.next() {
+                self.records_mapped += 1;
+                return Ok(Some(Record::Patient(patient)));
+            }
             let Some(open) = self.pending.front_mut() else {
                 return Ok(None);
             };
@@ -272,6 +281,9 @@ impl Extractor {
             if !more {
                 self.row = row;
                 self.pending.pop_front();
+                if table == Table::Patients {
+                    self.ready = self.patients.finish(&mut self.warnings).into_iter();
+                }
                 continue;
             }
             self.records_read += 1;
@@ -279,6 +291,7 @@ impl Extractor {
             let mapped = self.map_row(table, &row, line);
             self.row = row;
             match mapped {
+                Ok(Some(Record::Patient(patient))) => self.patients.add(patient, name, line),
                 Ok(Some(record)) => {
                     self.records_mapped += 1;
                     return Ok(Some(record));
@@ -374,14 +387,9 @@ impl Extractor {
     }
 
     /// A patient line. A bad NHS number or date is dropped from the record
-    /// with a warning, and the patient kept, so that counts do not move.
+    /// with a warning, and the patient kept, so that counts do not move. A
+    /// repeated id is `Patients`' to resolve, once the file is read.
     fn patient(&mut self, id: &str, f: &[&str], line: u64) -> Result<Record, Skip> {
-        if !self.seen_patients.insert(id.to_owned()) {
-            return Err((
-                WarningKind::DuplicatePatient,
-                format!("PatientGuid '{id}' appeared on an earlier line; this line is left out"),
-            ));
-        }
         let mut warn = |kind, message: String| {
             self.warnings
                 .add(kind, file_name(Table::Patients), line, || message)

@@ -188,7 +188,6 @@ class Mapper:
     def __init__(self, filters, warn):
         self.filters = filters
         self.warn = warn
-        self.seen_patients = set()
 
     def map_row(self, table, fields, line):
         """A record, None for a line filtered out, or `Skip`. `fields` are
@@ -256,13 +255,8 @@ class Mapper:
 
     def patient(self, pid, f, line):
         """A bad NHS number, date or sex is dropped from the record with a
-        warning, and the patient kept, so that counts do not move."""
-        if pid in self.seen_patients:
-            raise Skip(
-                Kind.DUPLICATE_PATIENT,
-                f"PatientGuid '{pid}' appeared on an earlier line; this line is left out",
-            )
-        self.seen_patients.add(pid)
+        warning, and the patient kept, so that counts do not move. A
+        repeated id is `model.Patients`' to resolve, once the file is read."""
         file = FILE_NAMES[Table.PATIENTS]
         nhs_number = optional(f[1])
         if nhs_number is not None and not is_valid_nhs_number(nhs_number):
