@@ -523,9 +523,33 @@ fn cases() -> Vec<Case> {
             "events that are odd but good",
             Append(
                 E,
-                b"p01,11/2024,SNOMED,+44054006, 7.5 ,\np01,2024,SNOMED,44054006,-0,mmol/mol\np01, 02/11/2024 , SNOMED , 44054006 ,1E3,\np01,02/11/2024,SNOMED,44054006,.5,\np01,02/11/2024,\"SNOMED\",44054006,5.,\"a \"\"unit\"\"\"\n",
+                b"p01,11/2024,SNOMED,44054006, 7.5 ,\np01,2024,SNOMED,44054006,-0,mmol/mol\np01, 02/11/2024 , SNOMED , 44054006 ,1E3,\np01,02/11/2024,SNOMED,44054006,.5,\np01,02/11/2024,\"SNOMED\",44054006,5.,\"a \"\"unit\"\"\"\n",
             ),
             Warnings(&[]),
+        ),
+        case(
+            "a byte-order mark or the header line inside a file",
+            Append(
+                P,
+                b"\xef\xbb\xbfp15,,,F,,\nPatientGuid,NhsNumber,DateOfBirth,Gender,Postcode,DateOfDeath\np16,,,M,,\n",
+            ),
+            Warnings(&[(MalformedLine, P, 16, 2)]),
+        ),
+        case(
+            "codes with leading zeros or a sign",
+            Append(
+                E,
+                b"p01,02/11/2024,SNOMED,044054006,,\np01,02/11/2024,SNOMED,+44054006,,\np01,02/11/2024,SNOMED,00,,\n",
+            ),
+            Warnings(&[(UnmappableCode, E, 8, 3)]),
+        ),
+        case(
+            "lower-case code systems and values that are not finite",
+            Append(
+                E,
+                b"p01,02/11/2024,snomed,44054006,,\np01,02/11/2024,read2,C10..,,\np01,02/11/2024,SNOMED,44054006,inf,\np01,02/11/2024,SNOMED,44054006,-Infinity,\n",
+            ),
+            Warnings(&[(UnknownCodeSystem, E, 8, 2), (BadValue, E, 10, 2)]),
         ),
         case(
             "bad medications",
@@ -566,12 +590,13 @@ fn cases() -> Vec<Case> {
             name: "a bad line whose code is not wanted is skipped without a warning",
             change: Append(
                 E,
-                b"p01,01/13/2024,SNOMED,72313002,,\np01,01/13/2024,SNOMED,44054006,,\np01,02/11/2024,SNOMED,44054006,x,\np01,2024-11-02,SNOMED,72313002,,\np01,02/11/2024,READ2,C10..,,\n",
+                b"p01,01/13/2024,SNOMED,72313002,,\np01,01/13/2024,SNOMED,44054006,,\np01,02/11/2024,SNOMED,44054006,x,\np01,2024-11-02,SNOMED,72313002,,\np01,02/11/2024,READ2,C10..,,\np01,02/11/2024,SNOMED,072313002,,\n",
             ),
             request: filtered,
             // Line 11 (an ISO date, a code not wanted) is filtered out; a
-            // Read v2 code (line 12) cannot be filtered, so is warned about.
-            expect: Warnings(&[(BadDate, E, 9, 1), (BadValue, E, 10, 1), (UnmappableCode, E, 12, 1)]),
+            // Read v2 code (line 12) cannot be filtered, nor can a code that
+            // is not a concept id (line 13), so both are warned about.
+            expect: Warnings(&[(BadDate, E, 9, 1), (BadValue, E, 10, 1), (UnmappableCode, E, 12, 2)]),
         },
     ]
 }
