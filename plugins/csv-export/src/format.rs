@@ -163,10 +163,22 @@ fn check_system(table: Table, s: &str) -> Result<(), Skip> {
     }
 }
 
+/// A concept id as SNOMED CT and dm+d write their identifiers: ASCII
+/// digits, the first not `0`, no sign, within 64 bits. Anything else (a
+/// leading zero or a `+` included) is not read as some other number.
+fn concept_id(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.first().is_some_and(|&d| d != b'0') && b.iter().all(u8::is_ascii_digit) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
 fn code(s: &str, column: &str) -> Result<u64, Skip> {
-    match trim(s).parse::<u64>() {
-        Ok(c) if c > 0 => Ok(c),
-        _ => Err((
+    match concept_id(trim(s)) {
+        Some(c) => Ok(c),
+        None => Err((
             WarningKind::UnmappableCode,
             format!("column {column}: '{s}' is not a concept id"),
         )),
@@ -333,7 +345,7 @@ impl Extractor {
         {
             let code = std::str::from_utf8(&row[3])
                 .ok()
-                .and_then(|c| trim(c).parse::<u64>().ok());
+                .and_then(|c| concept_id(trim(c)));
             if let Some(code) = code
                 && !filter.wants_code(code)
             {
@@ -349,6 +361,22 @@ impl Extractor {
             return Err((
                 WarningKind::MalformedLine,
                 "column PatientGuid is empty".into(),
+            ));
+        }
+        // What two files joined into one look like: the second's
+        // byte-order mark, or its header, at the start of a line.
+        if id.contains('\u{feff}') {
+            return Err((
+                WarningKind::MalformedLine,
+                "column PatientGuid holds a byte-order mark, which is allowed only at the start \
+                 of the file (two files joined?)"
+                    .into(),
+            ));
+        }
+        if id == columns[0] {
+            return Err((
+                WarningKind::MalformedLine,
+                "the header line again, inside the file (two files joined?)".into(),
             ));
         }
         match table {

@@ -90,16 +90,6 @@ def is_valid_nhs_number(s):
     return int(s[9]) == check
 
 
-def parse_u64(s):
-    """`s` as Rust's `u64::from_str` reads it (an optional `+`, ASCII
-    digits, at most 2^64 - 1), or None."""
-    digits = s[1:] if s.startswith("+") else s
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return None
-    value = int(digits)
-    return value if value <= U64_MAX else None
-
-
 class Warnings:
     """Counted data-quality warnings: one per kind, file and reason (as the
     Rust SDK's `Warnings`), with the line and message of the first
