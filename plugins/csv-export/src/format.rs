@@ -2,11 +2,11 @@
 //! header, and how each line becomes a record.
 
 use gpes_plugin_sdk::{
-    Date, Event, ExtractError, Medication, Patient, Precision, Record, Registration,
+    Date, Event, ExtractError, Medication, Patient, Patients, Precision, Record, Registration,
     RegistrationType, Request, Sex, Source, SourceError, SourceFile, Summary, Table, Wanted,
     WarningKind, Warnings, model::is_valid_nhs_number,
 };
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 pub fn file_name(table: Table) -> &'static str {
     match table {
@@ -67,7 +67,10 @@ struct OpenTable {
 pub struct Extractor {
     pending: VecDeque<OpenTable>,
     wanted: Wanted,
-    seen_patients: HashSet<String>,
+    /// Patient lines, held until `Patient.csv` has been read whole.
+    patients: Patients,
+    /// Patients to return once their file has been read.
+    ready: std::vec::IntoIter<Patient>,
     warnings: Warnings,
     row: csv::ByteRecord,
     records_read: u64,
@@ -160,10 +163,22 @@ fn check_system(table: Table, s: &str) -> Result<(), Skip> {
     }
 }
 
+/// A concept id as SNOMED CT and dm+d write their identifiers: ASCII
+/// digits, the first not `0`, no sign, within 64 bits. Anything else (a
+/// leading zero or a `+` included) is not read as some other number.
+fn concept_id(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.first().is_some_and(|&d| d != b'0') && b.iter().all(u8::is_ascii_digit) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
 fn code(s: &str, column: &str) -> Result<u64, Skip> {
-    match trim(s).parse::<u64>() {
-        Ok(c) if c > 0 => Ok(c),
-        _ => Err((
+    match concept_id(trim(s)) {
+        Some(c) => Ok(c),
+        None => Err((
             WarningKind::UnmappableCode,
             format!("column {column}: '{s}' is not a concept id"),
         )),
@@ -196,7 +211,8 @@ impl Extractor {
         Ok(Extractor {
             pending,
             wanted,
-            seen_patients: HashSet::new(),
+            patients: Patients::new("PatientGuid"),
+            ready: Vec::new().into_iter(),
             warnings: Warnings::default(),
             row: csv::ByteRecord::new(),
             records_read: 0,
@@ -256,9 +272,14 @@ impl Extractor {
     }
 
     /// The next record, reading on past lines that are filtered out or
-    /// warned about.
+    /// warned about. Patients are returned once `Patient.csv` has been read
+    /// whole (a repeated id is resolved only then: see FORMAT.md).
     pub fn next_record(&mut self) -> Result<Option<Record>, ExtractError> {
         loop {
+            if let Some(patient) = self.ready.next() {
+                self.records_mapped += 1;
+                return Ok(Some(Record::Patient(patient)));
+            }
             let Some(open) = self.pending.front_mut() else {
                 return Ok(None);
             };
@@ -272,6 +293,9 @@ impl Extractor {
             if !more {
                 self.row = row;
                 self.pending.pop_front();
+                if table == Table::Patients {
+                    self.ready = self.patients.finish(&mut self.warnings).into_iter();
+                }
                 continue;
             }
             self.records_read += 1;
@@ -279,6 +303,7 @@ impl Extractor {
             let mapped = self.map_row(table, &row, line);
             self.row = row;
             match mapped {
+                Ok(Some(Record::Patient(patient))) => self.patients.add(patient, name, line),
                 Ok(Some(record)) => {
                     self.records_mapped += 1;
                     return Ok(Some(record));
@@ -320,7 +345,7 @@ impl Extractor {
         {
             let code = std::str::from_utf8(&row[3])
                 .ok()
-                .and_then(|c| trim(c).parse::<u64>().ok());
+                .and_then(|c| concept_id(trim(c)));
             if let Some(code) = code
                 && !filter.wants_code(code)
             {
@@ -336,6 +361,22 @@ impl Extractor {
             return Err((
                 WarningKind::MalformedLine,
                 "column PatientGuid is empty".into(),
+            ));
+        }
+        // What two files joined into one look like: the second's
+        // byte-order mark, or its header, at the start of a line.
+        if id.contains('\u{feff}') {
+            return Err((
+                WarningKind::MalformedLine,
+                "column PatientGuid holds a byte-order mark, which is allowed only at the start \
+                 of the file (two files joined?)"
+                    .into(),
+            ));
+        }
+        if id == columns[0] {
+            return Err((
+                WarningKind::MalformedLine,
+                "the header line again, inside the file (two files joined?)".into(),
             ));
         }
         match table {
@@ -374,14 +415,9 @@ impl Extractor {
     }
 
     /// A patient line. A bad NHS number or date is dropped from the record
-    /// with a warning, and the patient kept, so that counts do not move.
+    /// with a warning, and the patient kept, so that counts do not move. A
+    /// repeated id is `Patients`' to resolve, once the file is read.
     fn patient(&mut self, id: &str, f: &[&str], line: u64) -> Result<Record, Skip> {
-        if !self.seen_patients.insert(id.to_owned()) {
-            return Err((
-                WarningKind::DuplicatePatient,
-                format!("PatientGuid '{id}' appeared on an earlier line; this line is left out"),
-            ));
-        }
         let mut warn = |kind, message: String| {
             self.warnings
                 .add(kind, file_name(Table::Patients), line, || message)

@@ -3,12 +3,12 @@
 
 use gpes_plugin_sdk::model::{days_in_month, is_valid_nhs_number};
 use gpes_plugin_sdk::{
-    CodeFilter, Date, Event, ExtractError, Medication, Patient, Precision, Record, Registration,
-    RegistrationType, Request, Sex, Source, SourceError, SourceFile, Summary, Table, Wanted,
-    WarningKind, Warnings,
+    CodeFilter, Date, Event, ExtractError, Medication, Patient, Patients, Precision, Record,
+    Registration, RegistrationType, Request, Sex, Source, SourceError, SourceFile, Summary, Table,
+    Wanted, WarningKind, Warnings,
 };
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 
 pub const SNOMED_CT: &str = "http://snomed.info/sct";
@@ -228,7 +228,11 @@ pub struct Extractor {
     current: Option<OpenFile>,
     source: Source,
     wanted: Wanted,
-    seen_patients: HashSet<String>,
+    /// Patients, held until every file has been read (README.md: a
+    /// repeated id is resolved only then).
+    patients: Patients,
+    /// Patients to return once every file has been read.
+    ready: Option<std::vec::IntoIter<Patient>>,
     warnings: Warnings,
     buf: Vec<u8>,
     records_read: u64,
@@ -245,7 +249,8 @@ impl Extractor {
             current: None,
             source,
             wanted: Wanted::from_request(request),
-            seen_patients: HashSet::new(),
+            patients: Patients::new("Patient: id"),
+            ready: None,
             warnings: Warnings::default(),
             buf: Vec::new(),
             records_read: 0,
@@ -319,7 +324,13 @@ impl Extractor {
         loop {
             let Some(open) = self.current.as_mut() else {
                 let Some(name) = self.pending.pop_front() else {
-                    return Ok(None);
+                    let warnings = &mut self.warnings;
+                    let ready = self
+                        .ready
+                        .get_or_insert_with(|| self.patients.finish(warnings).into_iter());
+                    let patient = ready.next();
+                    self.records_mapped += u64::from(patient.is_some());
+                    return Ok(patient.map(Record::Patient));
                 };
                 let file = self.source.open(&name).map_err(|e| match e {
                     SourceError::NotFound(_) => fail(&name, "was listed but is missing".into()),
@@ -411,6 +422,7 @@ impl Extractor {
                 }
             };
             match self.map_resource(&name, line, &value) {
+                Ok(Some(Record::Patient(patient))) => self.patients.add(patient, &name, line),
                 Ok(Some(record)) => {
                     self.records_mapped += 1;
                     return Ok(Some(record));
@@ -454,12 +466,6 @@ impl Extractor {
         let Some(id) = text(v, "id") else {
             return skip(WarningKind::Other, "Patient: no id".into());
         };
-        if !self.seen_patients.insert(id.to_owned()) {
-            return skip(
-                WarningKind::DuplicatePatient,
-                "Patient: id appeared on an earlier line; this one is left out".into(),
-            );
-        }
         let mut warn = |kind, reason: &str| {
             self.warnings
                 .add_for(kind, file, line, reason, || reason.to_owned())

@@ -21,8 +21,8 @@ from model import (
     DateError,
     is_valid_nhs_number,
     make_date,
-    parse_u64,
     to_wit,
+    U64_MAX,
 )
 
 Table = types.Table
@@ -162,9 +162,19 @@ def check_system(table, s):
     )
 
 
+def concept_id(s):
+    """A concept id as SNOMED CT and dm+d write their identifiers (ASCII
+    digits, the first not 0, no sign, within 64 bits), or None: format.rs's
+    `concept_id`."""
+    if not s or not s.isascii() or not s.isdigit() or s[0] == "0":
+        return None
+    value = int(s)
+    return value if value <= U64_MAX else None
+
+
 def code(s, column):
-    c = parse_u64(trim(s))
-    if c is None or c == 0:
+    c = concept_id(trim(s))
+    if c is None:
         raise Skip(Kind.UNMAPPABLE_CODE, f"column {column}: '{s}' is not a concept id")
     return c
 
@@ -188,7 +198,6 @@ class Mapper:
     def __init__(self, filters, warn):
         self.filters = filters
         self.warn = warn
-        self.seen_patients = set()
 
     def map_row(self, table, fields, line):
         """A record, None for a line filtered out, or `Skip`. `fields` are
@@ -212,7 +221,7 @@ class Mapper:
             and is_text(fields[SYSTEM_COLUMN[table]])
             and trim(fields[SYSTEM_COLUMN[table]]) == CODE_SYSTEMS[table][0]
         ):
-            c = parse_u64(trim(fields[CODE_COLUMN[table]]))
+            c = concept_id(trim(fields[CODE_COLUMN[table]]))
             if c is not None and c not in wanted.windows:
                 return None
         for field, column in zip(fields, columns):
@@ -221,6 +230,19 @@ class Mapper:
         pid = trim(fields[0])
         if not pid:
             raise Skip(Kind.MALFORMED_LINE, "column PatientGuid is empty")
+        # What two files joined into one look like: the second's byte-order
+        # mark, or its header, at the start of a line.
+        if "\ufeff" in pid:
+            raise Skip(
+                Kind.MALFORMED_LINE,
+                "column PatientGuid holds a byte-order mark, which is allowed only at "
+                "the start of the file (two files joined?)",
+            )
+        if pid == columns[0]:
+            raise Skip(
+                Kind.MALFORMED_LINE,
+                "the header line again, inside the file (two files joined?)",
+            )
         if table == Table.EVENTS:
             check_system(table, fields[2])
             d = date(fields[1], "EffectiveDate")
@@ -256,13 +278,8 @@ class Mapper:
 
     def patient(self, pid, f, line):
         """A bad NHS number, date or sex is dropped from the record with a
-        warning, and the patient kept, so that counts do not move."""
-        if pid in self.seen_patients:
-            raise Skip(
-                Kind.DUPLICATE_PATIENT,
-                f"PatientGuid '{pid}' appeared on an earlier line; this line is left out",
-            )
-        self.seen_patients.add(pid)
+        warning, and the patient kept, so that counts do not move. A
+        repeated id is `model.Patients`' to resolve, once the file is read."""
         file = FILE_NAMES[Table.PATIENTS]
         nhs_number = optional(f[1])
         if nhs_number is not None and not is_valid_nhs_number(nhs_number):

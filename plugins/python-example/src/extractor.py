@@ -19,7 +19,7 @@ from wit_world.exports import extractor
 from wit_world.imports import data_source, types
 
 import csv_export_format as fmt
-from model import CodeFilter, Warnings
+from model import CodeFilter, Patients, Warnings
 
 Table = types.Table
 
@@ -162,13 +162,21 @@ class State:
         self.pending.reverse()
         self.warnings = Warnings()
         self.mapper = fmt.Mapper(filters, self.warnings.add)
+        # Patient lines are held until Patient.csv has been read whole (a
+        # repeated id is resolved only then), then returned from `ready`.
+        self.patients = Patients("PatientGuid")
+        self.ready = []
         self.records_read = 0
         self.records_mapped = 0
 
     def next_batch(self):
         batch = []
         map_row = self.mapper.map_row
-        while len(batch) < BATCH and self.pending:
+        while len(batch) < BATCH and (self.ready or self.pending):
+            if self.ready:
+                batch.append(types.Record_Patient(self.ready.pop()))
+                self.records_mapped += 1
+                continue
             open_ = self.pending[-1]
             try:
                 got = open_.next_row()
@@ -176,6 +184,9 @@ class State:
                 raise fail(open_.name, f"could not be read: {e}") from None
             if got is None:
                 self.pending.pop()
+                if open_.table == Table.PATIENTS:
+                    self.ready = self.patients.finish(self.warnings)
+                    self.ready.reverse()
                 continue
             line, fields = got
             self.records_read += 1
@@ -184,10 +195,12 @@ class State:
             except fmt.Skip as skip:
                 self.warnings.add(skip.kind, open_.name, line, skip.message)
                 continue
-            if record is not None:
+            if isinstance(record, types.Record_Patient):
+                self.patients.add(record.value, open_.name, line)
+            elif record is not None:
                 self.records_mapped += 1
                 batch.append(record)
-        if not batch and not self.pending:
+        if not batch and not self.pending and not self.ready:
             return None
         return batch
 

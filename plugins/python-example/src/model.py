@@ -90,35 +90,118 @@ def is_valid_nhs_number(s):
     return int(s[9]) == check
 
 
-def parse_u64(s):
-    """`s` as Rust's `u64::from_str` reads it (an optional `+`, ASCII
-    digits, at most 2^64 - 1), or None."""
-    digits = s[1:] if s.startswith("+") else s
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return None
-    value = int(digits)
-    return value if value <= U64_MAX else None
-
-
 class Warnings:
-    """Counted data-quality warnings: one per kind and file, with the line
-    and message of the first occurrence."""
+    """Counted data-quality warnings: one per kind, file and reason (as the
+    Rust SDK's `Warnings`), with the line and message of the first
+    occurrence. `message` may be a function, called only for the first."""
 
     def __init__(self):
-        self._by_kind_and_file = {}
+        self._by_key = {}
 
-    def add(self, kind, file, line, message):
-        key = (kind.value, file)
-        w = self._by_kind_and_file.get(key)
+    def add(self, kind, file, line, message, reason=""):
+        key = (kind.value, file, reason)
+        w = self._by_key.get(key)
         if w is None:
-            self._by_kind_and_file[key] = types.Warning(
+            if callable(message):
+                message = message()
+            self._by_key[key] = types.Warning(
                 kind=kind, count=1, file=file, line=line, message=message
             )
         else:
             w.count += 1
 
     def to_list(self):
-        return [self._by_kind_and_file[k] for k in sorted(self._by_kind_and_file)]
+        return [self._by_key[k] for k in sorted(self._by_key)]
+
+
+# Lines named in a duplicate-patient warning's message; the count says how
+# many in all.
+_NAMED = 5
+# Reasons duplicate-patient warnings are counted under, as the Rust SDK's.
+_AGREE = "duplicate patient, lines agree"
+_DIFFER = "duplicate patient, lines differ"
+
+
+class _Entry:
+    __slots__ = ("patient", "places", "differ")
+
+    def __init__(self, patient, place):
+        self.patient = patient
+        self.places = [place]
+        self.differ = False
+
+
+class Patients:
+    """The patient records of one table, held until it has been read whole
+    (the Rust SDK's `Patients`, message for message). An id on more than
+    one line is a duplicate-patient warning for every such line; if all its
+    lines map to the same record the patient is kept once, else its patient
+    record is left out."""
+
+    def __init__(self, label):
+        self.label = label
+        self.files = []
+        self.entries = {}
+
+    def add(self, patient, file, line):
+        """Collects a `types.Patient` mapped from `line` of `file`."""
+        if file in self.files:
+            f = self.files.index(file)
+        else:
+            self.files.append(file)
+            f = len(self.files) - 1
+        entry = self.entries.get(patient.id)
+        if entry is None:
+            self.entries[patient.id] = _Entry(patient, (f, line))
+        else:
+            if entry.patient != patient:
+                entry.differ = True
+            entry.places.append((f, line))
+
+    def finish(self, warnings):
+        """Counts a warning for every line of a repeated id and returns the
+        patients to emit, in the order their ids were first read."""
+        entries = list(self.entries.values())
+        files = self.files
+        self.entries = {}
+        self.files = []
+        repeated = sorted(
+            (place, i)
+            for i, e in enumerate(entries)
+            if len(e.places) > 1
+            for place in e.places
+        )
+        for (f, line), i in repeated:
+            e = entries[i]
+            warnings.add(
+                types.WarningKind.DUPLICATE_PATIENT,
+                files[f],
+                line,
+                lambda e=e: self._message(e, files),
+                _DIFFER if e.differ else _AGREE,
+            )
+        return [e.patient for e in entries if not e.differ]
+
+    def _message(self, e, files):
+        one_file = all(f == e.places[0][0] for f, _ in e.places)
+        named = [
+            str(line) if one_file else f"{files[f]} line {line}"
+            for f, line in e.places[:_NAMED]
+        ]
+        if len(e.places) > _NAMED:
+            named.append(f"{len(e.places) - _NAMED} more")
+        last = named.pop()
+        listed = f"{', '.join(named)} and {last}" if named else last
+        lines = f"lines {listed}" if one_file else listed
+        if e.differ:
+            outcome = "which differ: neither is used, so the patient has no patient record"
+        else:
+            outcome = "which agree: the patient is kept once"
+        return (
+            f"{self.label} '{e.patient.id}' is on {lines}, {outcome} "
+            "(every line of a repeated id is counted)"
+        )
+
 
 
 class CodeFilter:

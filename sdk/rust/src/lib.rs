@@ -7,8 +7,10 @@
 //! batches records across the boundary, and gives the pieces every adapter
 //! needs: a [`Source`] that reads the practice's files through the host (or,
 //! natively, from a folder, for tests and benchmarks), [`Warnings`] that
-//! count data-quality problems by kind, file and reason, and [`Wanted`], the
-//! request's code sets and date windows as a filter.
+//! count data-quality problems by kind, file and reason, [`Patients`], which
+//! holds a table's patients until it has been read whole so that an id on
+//! more than one line is counted and never silently resolved, and
+//! [`Wanted`], the request's code sets and date windows as a filter.
 //!
 //! It is not a host and does no query logic: the host runs the component
 //! and the engine evaluates queries. Authors never touch the raw WIT types
@@ -33,6 +35,7 @@ mod error;
 pub mod glue;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
+mod patients;
 mod source;
 mod wanted;
 mod warnings;
@@ -50,6 +53,7 @@ pub use gpes_model::{
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::{NativeRun, run_native};
+pub use patients::Patients;
 pub use source::{Source, SourceError, SourceFile};
 pub use wanted::{CodeFilter, Wanted};
 pub use warnings::Warnings;

@@ -421,3 +421,334 @@ async fn registrations_naming_another_practice_are_a_counted_warning() {
     assert_eq!(other[0].count, 1);
     assert!(other[0].message.contains("B82002"), "{other:?}");
 }
+
+#[tokio::test]
+async fn a_repeated_patient_id_is_warned_on_every_line_and_kept_only_if_its_lines_agree() {
+    let dir = practice();
+    let patients = path(&dir, "Patient.csv");
+    let mut text = std::fs::read_to_string(&patients).expect("read");
+    // Line 16: p11 again, as on line 12; line 17: p01 again, born a year
+    // later than on line 2; line 18: p11 a third time, with spaces that
+    // map to the same record.
+    text.push_str("p11,9434765706,17/05/1957,M,LS12 3HL,\n");
+    text.push_str("p01,9434765005,12/04/1961,F,LS1 4AP,\n");
+    text.push_str(" p11 ,9434765706, 17/05/1957 ,M, LS12 3HL ,\n");
+    std::fs::write(&patients, text).expect("write");
+    let q = query();
+    let mut e = q.evaluation();
+    let mut ids = Vec::new();
+    let extraction = plugin(gpes_plugin_artifacts::CSV_EXPORT)
+        .extract(dir.path(), &request_for(&q), &Limits::default(), |r| {
+            if let Record::Patient(p) = &r {
+                ids.push(p.id.clone());
+            }
+            e.push(&r);
+        })
+        .await
+        .expect("a repeated id does not fail the extraction");
+    ids.sort();
+    // p11 once; p01's lines differ, so neither is used.
+    assert_eq!(
+        ids,
+        [
+            "p02", "p03", "p04", "p05", "p06", "p07", "p08", "p09", "p10", "p11", "p12", "p13",
+            "p14"
+        ]
+    );
+    let count = e.finish();
+    // p01's registration now has no patient: counted by the engine.
+    assert_eq!(count.registered, 7);
+    assert_eq!(count.registrations_without_patient, 1);
+    let s = &extraction.summary;
+    assert_eq!(s.records_read, 14 + 3 + 16);
+    assert_eq!(s.records_mapped, 13 + 16);
+    let mut found: Vec<(WarningKind, &str, u64, u64, &str)> = s
+        .warnings
+        .iter()
+        .map(|w| (w.kind, w.file.as_str(), w.line, w.count, w.message.as_str()))
+        .collect();
+    found.sort();
+    // Every line of a repeated id is counted: p01's two, p11's three.
+    assert_eq!(
+        found,
+        [
+            (
+                WarningKind::DuplicatePatient,
+                "Patient.csv",
+                2,
+                2,
+                "PatientGuid 'p01' is on lines 2 and 17, which differ: neither is used, so the \
+                 patient has no patient record (every line of a repeated id is counted)"
+            ),
+            (
+                WarningKind::DuplicatePatient,
+                "Patient.csv",
+                12,
+                3,
+                "PatientGuid 'p11' is on lines 12, 16 and 18, which agree: the patient is kept \
+                 once (every line of a repeated id is counted)"
+            ),
+        ]
+    );
+}
+
+/// One hostile input: bytes appended to files of the hand-made practice (or
+/// a byte-order mark put before a file), what the plugin must warn about,
+/// and the records the new lines give.
+struct Hostile {
+    name: &'static str,
+    /// (file, bytes appended); `BOM` instead puts a byte-order mark first.
+    append: &'static [(&'static str, &'static [u8])],
+    /// (kind, file, first line, count) of every warning.
+    warnings: &'static [(WarningKind, &'static str, u64, u64)],
+    /// Records the new lines give.
+    added: Vec<Record>,
+    /// Patients whose record in the untouched files is no longer sent.
+    lost: &'static [&'static str],
+}
+
+/// Put a UTF-8 byte-order mark before the file, rather than append.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+fn hostile_cases() -> Vec<Hostile> {
+    use WarningKind::*;
+    const P: &str = "Patient.csv";
+    const R: &str = "Registration.csv";
+    const E: &str = "Observation.csv";
+    const M: &str = "Medication.csv";
+    let d = |y, m, day| Date::ymd(y, m, day).expect("valid");
+    let patient = |id: &str, dob: Option<Date>, sex| {
+        Record::Patient(gpes_model::Patient {
+            id: id.into(),
+            nhs_number: None,
+            date_of_birth: dob,
+            sex,
+            postcode: None,
+            date_of_death: None,
+        })
+    };
+    let case = |name, append, warnings, added, lost| Hostile {
+        name,
+        append,
+        warnings,
+        added,
+        lost,
+    };
+    vec![
+        case(
+            "a truncated line (fewer fields)",
+            &[
+                (P, b"p15,9434765919,12/04/1960\n"),
+                (R, b"p15,A81001\n"),
+            ],
+            &[(MalformedLine, P, 16, 1), (MalformedLine, R, 18, 1)],
+            vec![],
+            &[],
+        ),
+        case(
+            "a file cut off in its last line",
+            &[(E, b"p01,02/11/2024,SNOMED")],
+            &[(MalformedLine, E, 8, 1)],
+            vec![],
+            &[],
+        ),
+        case(
+            "a byte-order mark at the start of a file",
+            &[(P, BOM), (E, BOM)],
+            &[],
+            vec![],
+            &[],
+        ),
+        case(
+            "a byte-order mark or the header again inside a file (files joined)",
+            &[
+                (
+                    P,
+                    b"\xef\xbb\xbfp15,,,F,,\nPatientGuid,NhsNumber,DateOfBirth,Gender,Postcode,DateOfDeath\n",
+                ),
+                (E, b"\xef\xbb\xbfp01,02/11/2024,SNOMED,44054006,,\n"),
+            ],
+            &[(MalformedLine, P, 16, 2), (MalformedLine, E, 8, 1)],
+            vec![],
+            &[],
+        ),
+        case(
+            "repeated patient ids",
+            // p03 as on line 4; p04 without the NHS number line 5 has.
+            &[(
+                P,
+                b"p03,9434765145,05/01/1988,F,M1 1AE,\np04,,02/11/1931,M,LS6 2QB,15/01/2025\n",
+            )],
+            &[(DuplicatePatient, P, 4, 2), (DuplicatePatient, P, 5, 2)],
+            vec![],
+            &["p04"],
+        ),
+        case(
+            "bad NHS numbers",
+            &[(
+                P,
+                b"p15,9434765918,,F,,\np16,94347659,,M,,\np17,943 476 5919,,M,,\np18,943476591X,,M,,\n",
+            )],
+            &[(BadNhsNumber, P, 16, 4)],
+            vec![
+                patient("p15", None, Sex::Female),
+                patient("p16", None, Sex::Male),
+                patient("p17", None, Sex::Male),
+                patient("p18", None, Sex::Male),
+            ],
+            &[],
+        ),
+        case(
+            "impossible dates",
+            &[
+                (
+                    P,
+                    b"p15,,31/02/2024,F,,\np16,,00/01/2024,M,,\np17,,2024-13,M,,\np18,,12/04/1960,F,,13/2024\n",
+                ),
+                (
+                    R,
+                    b"p15,A81001,31/02/2024,,GMS\np16,A81001,01/01/2020,00/01/2024,GMS\n",
+                ),
+                (
+                    E,
+                    b"p01,31/02/2024,SNOMED,44054006,,\np01,00/01/2024,SNOMED,44054006,,\np01,2024-13,SNOMED,44054006,,\np01,13/2024,SNOMED,44054006,,\n",
+                ),
+            ],
+            &[
+                (BadDate, P, 16, 4),
+                (BadDate, R, 18, 2),
+                (BadDate, E, 8, 4),
+            ],
+            vec![
+                patient("p15", None, Sex::Female),
+                patient("p16", None, Sex::Male),
+                patient("p17", None, Sex::Male),
+                patient("p18", Some(d(1960, 4, 12)), Sex::Female),
+            ],
+            &[],
+        ),
+        case(
+            "unknown and lower-case code systems",
+            &[
+                (
+                    E,
+                    b"p01,02/11/2024,snomed,44054006,,\np01,02/11/2024,Snomed,44054006,,\np01,02/11/2024,SCT,44054006,,\np01,02/11/2024,read2,C10..,,\n",
+                ),
+                (M, b"p01,01/02/2025,dmd,39720311000001101,56\n"),
+            ],
+            &[(UnknownCodeSystem, E, 8, 4), (UnknownCodeSystem, M, 4, 1)],
+            vec![],
+            &[],
+        ),
+        case(
+            "values that are not finite numbers",
+            &[
+                (
+                    E,
+                    b"p01,02/11/2024,SNOMED,44054006,NaN,\np01,02/11/2024,SNOMED,44054006,inf,\np01,02/11/2024,SNOMED,44054006,-infinity,\np01,02/11/2024,SNOMED,44054006,1e400,\n",
+                ),
+                (M, b"p01,01/02/2025,DMD,39720311000001101,NaN\n"),
+            ],
+            &[(BadValue, E, 8, 4), (BadValue, M, 4, 1)],
+            vec![],
+            &[],
+        ),
+        case(
+            "codes with leading zeros or a sign",
+            &[
+                (
+                    E,
+                    b"p01,02/11/2024,SNOMED,044054006,,\np01,02/11/2024,SNOMED,+44054006,,\np01,02/11/2024,SNOMED,00,,\n",
+                ),
+                (M, b"p01,01/02/2025,DMD,039720311000001101,56\n"),
+            ],
+            &[(UnmappableCode, E, 8, 3), (UnmappableCode, M, 4, 1)],
+            vec![],
+            &[],
+        ),
+    ]
+}
+
+/// Every record's debug form, sorted: a multiset to compare.
+fn multiset(records: impl IntoIterator<Item = Record>) -> Vec<String> {
+    let mut v: Vec<String> = records.into_iter().map(|r| format!("{r:?}")).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn hostile_input_is_a_counted_warning_naming_file_and_line_and_moves_nothing_else() {
+    let request = Request {
+        practice: PRACTICE.into(),
+        tables: Table::ALL.to_vec(),
+        code_sets: vec![],
+    };
+    let csv = plugin(gpes_plugin_artifacts::CSV_EXPORT);
+    let untouched = practice();
+    let mut base = Vec::new();
+    let base_extraction = csv
+        .extract(untouched.path(), &request, &Limits::default(), |r| {
+            base.push(r)
+        })
+        .await
+        .expect("the untouched practice extracts");
+    assert!(base_extraction.summary.warnings.is_empty());
+    for case in hostile_cases() {
+        let dir = practice();
+        let mut new_lines = 0;
+        for (name, bytes) in case.append {
+            let file = path(&dir, name);
+            let mut text = std::fs::read(&file).expect("read");
+            if *bytes == BOM {
+                text.splice(0..0, BOM.iter().copied());
+            } else {
+                new_lines += bytes
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
+                text.extend_from_slice(bytes);
+            }
+            std::fs::write(&file, text).expect("write");
+        }
+        let mut records = Vec::new();
+        let extraction = csv
+            .extract(dir.path(), &request, &Limits::default(), |r| {
+                records.push(r)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: hostile lines must not fail the extraction: {e}",
+                    case.name
+                )
+            });
+        let s = &extraction.summary;
+        let mut got: Vec<_> = s
+            .warnings
+            .iter()
+            .map(|w| (w.kind, w.file.as_str(), w.line, w.count))
+            .collect();
+        got.sort();
+        let mut expected = case.warnings.to_vec();
+        expected.sort();
+        assert_eq!(got, expected, "{}: {:#?}", case.name, s.warnings);
+        // The other lines' records are exactly as before; the new lines
+        // give exactly `added`.
+        let kept = base
+            .iter()
+            .filter(|r| !matches!(r, Record::Patient(p) if case.lost.contains(&p.id.as_str())));
+        assert_eq!(
+            multiset(records.clone()),
+            multiset(kept.cloned().chain(case.added.clone())),
+            "{}",
+            case.name
+        );
+        assert_eq!(
+            s.records_read,
+            base_extraction.summary.records_read + new_lines as u64,
+            "{}",
+            case.name
+        );
+        assert_eq!(s.records_mapped, records.len() as u64, "{}", case.name);
+    }
+}

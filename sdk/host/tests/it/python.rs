@@ -385,7 +385,13 @@ fn cases() -> Vec<Case> {
         case(
             "duplicate patient id",
             Append(P, b"p01,9434765919,12/04/1961,M,,\n p02 ,,,,,\n"),
-            Warnings(&[(DuplicatePatient, P, 16, 2)]),
+            // p01 and p02 each on two lines that differ: all four counted.
+            Warnings(&[(DuplicatePatient, P, 2, 4)]),
+        ),
+        case(
+            "duplicate patient id whose lines agree",
+            Append(P, b"p03,9434765145,05/01/1988,F,M1 1AE,\n"),
+            Warnings(&[(DuplicatePatient, P, 4, 2)]),
         ),
         case(
             "non-UTF-8 field",
@@ -437,9 +443,33 @@ fn cases() -> Vec<Case> {
             "events that are odd but good",
             Append(
                 E,
-                b"p01,11/2024,SNOMED,+44054006, 7.5 ,\np01,2024,SNOMED,44054006,-0,mmol/mol\np01, 02/11/2024 , SNOMED , 44054006 ,1E3,\np01,02/11/2024,SNOMED,44054006,.5,\np01,02/11/2024,\"SNOMED\",44054006,5.,\"a \"\"unit\"\"\"\n",
+                b"p01,11/2024,SNOMED,44054006, 7.5 ,\np01,2024,SNOMED,44054006,-0,mmol/mol\np01, 02/11/2024 , SNOMED , 44054006 ,1E3,\np01,02/11/2024,SNOMED,44054006,.5,\np01,02/11/2024,\"SNOMED\",44054006,5.,\"a \"\"unit\"\"\"\n",
             ),
             Warnings(&[]),
+        ),
+        case(
+            "a byte-order mark or the header line inside a file",
+            Append(
+                P,
+                b"\xef\xbb\xbfp15,,,F,,\nPatientGuid,NhsNumber,DateOfBirth,Gender,Postcode,DateOfDeath\np16,,,M,,\n",
+            ),
+            Warnings(&[(MalformedLine, P, 16, 2)]),
+        ),
+        case(
+            "codes with leading zeros or a sign",
+            Append(
+                E,
+                b"p01,02/11/2024,SNOMED,044054006,,\np01,02/11/2024,SNOMED,+44054006,,\np01,02/11/2024,SNOMED,00,,\n",
+            ),
+            Warnings(&[(UnmappableCode, E, 8, 3)]),
+        ),
+        case(
+            "lower-case code systems and values that are not finite",
+            Append(
+                E,
+                b"p01,02/11/2024,snomed,44054006,,\np01,02/11/2024,read2,C10..,,\np01,02/11/2024,SNOMED,44054006,inf,\np01,02/11/2024,SNOMED,44054006,-Infinity,\n",
+            ),
+            Warnings(&[(UnknownCodeSystem, E, 8, 2), (BadValue, E, 10, 2)]),
         ),
         case(
             "bad medications",
@@ -457,7 +487,9 @@ fn cases() -> Vec<Case> {
         case(
             "a quoted field across lines",
             Append(P, b"p15,,,F,\"LS1\n4AP\",\np16,,,U,,\np16,,,,,\n"),
-            Warnings(&[(DuplicatePatient, P, 19, 1)]),
+            // p16 on lines 18 and 19, which agree (U and empty are both
+            // unknown).
+            Warnings(&[(DuplicatePatient, P, 18, 2)]),
         ),
         case(
             "an unterminated quote at the end",
@@ -478,12 +510,13 @@ fn cases() -> Vec<Case> {
             name: "a bad line whose code is not wanted is skipped without a warning",
             change: Append(
                 E,
-                b"p01,01/13/2024,SNOMED,72313002,,\np01,01/13/2024,SNOMED,44054006,,\np01,02/11/2024,SNOMED,44054006,x,\np01,2024-11-02,SNOMED,72313002,,\np01,02/11/2024,READ2,C10..,,\n",
+                b"p01,01/13/2024,SNOMED,72313002,,\np01,01/13/2024,SNOMED,44054006,,\np01,02/11/2024,SNOMED,44054006,x,\np01,2024-11-02,SNOMED,72313002,,\np01,02/11/2024,READ2,C10..,,\np01,02/11/2024,SNOMED,072313002,,\n",
             ),
             request: filtered,
             // Line 11 (an ISO date, a code not wanted) is filtered out; a
-            // Read v2 code (line 12) cannot be filtered, so is warned about.
-            expect: Warnings(&[(BadDate, E, 9, 1), (BadValue, E, 10, 1), (UnmappableCode, E, 12, 1)]),
+            // Read v2 code (line 12) cannot be filtered, nor can a code that
+            // is not a concept id (line 13), so both are warned about.
+            expect: Warnings(&[(BadDate, E, 9, 1), (BadValue, E, 10, 1), (UnmappableCode, E, 12, 2)]),
         },
     ]
 }
