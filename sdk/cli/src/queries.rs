@@ -69,18 +69,16 @@ pub fn bind(
 }
 
 /// Compiles the plugin at `path` (unverified: these are the author's own
-/// plugins) with the given limits. The host is returned with it, since its
-/// epoch thread enforces the deadline for as long as it lives.
+/// plugins; through the compile cache, `crate::load`) with the given
+/// limits. The host is returned with it, since its epoch thread enforces
+/// the deadline for as long as it lives.
 pub fn load(
     path: &Path,
+    cache: &crate::load::CacheArgs,
     memory_mib: usize,
     deadline_seconds: u64,
 ) -> anyhow::Result<(Host, Plugin, Limits)> {
-    let wasm = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-    let host = Host::new().map_err(|e| anyhow!("{e}"))?;
-    let plugin = host
-        .load(&wasm)
-        .map_err(|e| anyhow!("{} is not a usable plugin: {e}", path.display()))?;
+    let (host, plugin) = crate::load::plugin(path, cache)?;
     let limits = Limits {
         memory_bytes: memory_mib << 20,
         deadline: std::time::Duration::from_secs(deadline_seconds),
@@ -100,19 +98,25 @@ pub struct PluginRun {
 }
 
 /// Runs `query` over the practice in `folder` through `plugin`: one
-/// extraction a pass, each with what that pass needs.
+/// extraction a pass, each with what that pass needs; with `progress`,
+/// each pass is announced on stderr.
 pub async fn through_plugin(
     plugin: &Plugin,
     folder: &Path,
     practice: &str,
     query: &BoundQuery,
     limits: &Limits,
+    progress: bool,
 ) -> anyhow::Result<PluginRun> {
     let mut evaluation = query.evaluation();
     let mut needs = query.needs();
     let mut records = 0;
     let mut summaries = Vec::new();
     loop {
+        if progress {
+            let pass = summaries.len() + 1;
+            eprintln!("extracting pass {pass} of {}…", query.passes());
+        }
         let extraction = plugin
             .extract(folder, &needs.request(practice), limits, |r| {
                 evaluation.push(&r)
