@@ -37,7 +37,7 @@
 //!
 //! Entries are written to a temporary file in the same folder and renamed
 //! into place, so a reader sees a whole entry or none. Nothing is ever
-//! evicted: each plugin build takes one entry (about three times the
+//! evicted: each plugin build takes one entry (about twice the
 //! wasm's size); delete the folder to reclaim the space.
 
 use sha2::{Digest, Sha256};
