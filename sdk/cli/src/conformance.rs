@@ -41,14 +41,20 @@ pub struct Args {
     /// Deadline for one extraction, seconds.
     #[arg(long, default_value_t = 1800)]
     pub deadline_seconds: u64,
+    #[command(flatten)]
+    pub cache: crate::load::CacheArgs,
 }
 
 /// ODS codes given to the synthetic practices, in turn.
 const CODES: [&str; 3] = ["A81001", "B82002", "C83003"];
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (_host, plugin, limits) =
-        queries::load(&args.plugin, args.memory_mib, args.deadline_seconds)?;
+    let (_host, plugin, limits) = queries::load(
+        &args.plugin,
+        &args.cache,
+        args.memory_mib,
+        args.deadline_seconds,
+    )?;
     let info = crate::block_on(plugin.describe(&limits))?
         .map_err(|e| anyhow!("the plugin's describe failed: {e}"))?;
     println!(
@@ -162,9 +168,10 @@ async fn check_practice(
             &no_params,
         )?;
         let started = Instant::now();
-        let through = queries::through_plugin(plugin, folder, &practice.practice, &bound, limits)
-            .await
-            .with_context(|| file.to_string())?;
+        let through =
+            queries::through_plugin(plugin, folder, &practice.practice, &bound, limits, false)
+                .await
+                .with_context(|| file.to_string())?;
         let took = started.elapsed().as_secs_f64();
         let direct = bound.evaluate(&all_records);
         if through.answer == direct {

@@ -4,6 +4,7 @@
 
 mod conformance;
 mod keygen;
+mod load;
 mod queries;
 mod run;
 mod sign;

@@ -68,18 +68,16 @@ pub fn bind(
 }
 
 /// Compiles the plugin at `path` (unverified: these are the author's own
-/// plugins) with the given limits. The host is returned with it, since its
-/// epoch thread enforces the deadline for as long as it lives.
+/// plugins; through the compile cache, `crate::load`) with the given
+/// limits. The host is returned with it, since its epoch thread enforces
+/// the deadline for as long as it lives.
 pub fn load(
     path: &Path,
+    cache: &crate::load::CacheArgs,
     memory_mib: usize,
     deadline_seconds: u64,
 ) -> anyhow::Result<(Host, Plugin, Limits)> {
-    let wasm = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-    let host = Host::new().map_err(|e| anyhow!("{e}"))?;
-    let plugin = host
-        .load(&wasm)
-        .map_err(|e| anyhow!("{} is not a usable plugin: {e}", path.display()))?;
+    let (host, plugin) = crate::load::plugin(path, cache)?;
     let limits = Limits {
         memory_bytes: memory_mib << 20,
         deadline: std::time::Duration::from_secs(deadline_seconds),
@@ -98,13 +96,15 @@ pub struct PluginRun {
 
 /// Runs `query` over the practice in `folder` through `plugin` with
 /// [`gpes_host::run_queries`], as the agent does (one extraction a pass,
-/// the file-change check between passes), telling each pass on stderr.
+/// the file-change check between passes); with `progress`, each pass is
+/// announced on stderr.
 pub async fn through_plugin(
     plugin: &Plugin,
     folder: &Path,
     practice: &str,
     query: &BoundQuery,
     limits: &Limits,
+    progress: bool,
 ) -> anyhow::Result<PluginRun> {
     let mut run = gpes_host::run_queries(
         plugin,
@@ -113,8 +113,8 @@ pub async fn through_plugin(
         std::slice::from_ref(query),
         limits,
         |pass, of| {
-            if of > 1 {
-                eprintln!("extracting: pass {pass} of at most {of}");
+            if progress {
+                eprintln!("extracting pass {pass} of at most {of}…");
             }
         },
     )

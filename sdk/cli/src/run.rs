@@ -36,6 +36,8 @@ pub struct Args {
     /// Deadline for one extraction, seconds.
     #[arg(long, default_value_t = 600)]
     pub deadline_seconds: u64,
+    #[command(flatten)]
+    pub cache: crate::load::CacheArgs,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -46,8 +48,12 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (_host, plugin, limits) =
-        queries::load(&args.plugin, args.memory_mib, args.deadline_seconds)?;
+    let (_host, plugin, limits) = queries::load(
+        &args.plugin,
+        &args.cache,
+        args.memory_mib,
+        args.deadline_seconds,
+    )?;
     match &args.query {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -61,6 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 &args.practice,
                 &bound,
                 &limits,
+                true,
             ))??;
             println!("{}", serde_json::to_string_pretty(&run.answer)?);
             let r = &run.run;

@@ -2,7 +2,7 @@
 //! from the plugin's own `describe` so that they agree by construction.
 
 use anyhow::{Context, bail};
-use gpes_host::{Host, Limits};
+use gpes_host::Limits;
 use gpes_sign::SigningKey;
 use std::path::PathBuf;
 
@@ -21,17 +21,17 @@ pub struct Args {
     /// the plugin]. An older signature there is replaced.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    cache: crate::load::CacheArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let key = SigningKey::read(&args.key)?;
     let wasm = std::fs::read(&args.plugin)
         .with_context(|| format!("could not read the plugin {}", args.plugin.display()))?;
-    let manifest = crate::block_on(async {
-        let host = Host::new()?;
-        host.manifest_for(&wasm, &Limits::default()).await
-    })?
-    .with_context(|| format!("could not sign {}", args.plugin.display()))?;
+    let host = crate::load::host(&args.cache)?;
+    let manifest = crate::block_on(host.manifest_for(&wasm, &Limits::default()))?
+        .with_context(|| format!("could not sign {}", args.plugin.display()))?;
     if let Some(supplier) = &args.supplier
         && *supplier != manifest.supplier
     {

@@ -2,7 +2,7 @@
 //! plugin would load at a site trusting the given keys, 1 if not.
 
 use anyhow::{Context, bail};
-use gpes_host::{Host, Limits};
+use gpes_host::Limits;
 use gpes_sign::{SignedManifest, TrustList};
 use std::path::PathBuf;
 
@@ -20,6 +20,8 @@ pub struct Args {
     /// Trust the keys for this supplier, whatever their files name.
     #[arg(long)]
     supplier: Option<String>,
+    #[command(flatten)]
+    cache: crate::load::CacheArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -40,12 +42,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let signed = SignedManifest::read(&manifest_path)?;
     let wasm = std::fs::read(&args.plugin)
         .with_context(|| format!("could not read the plugin {}", args.plugin.display()))?;
-    crate::block_on(async {
-        let host = Host::new()?;
-        host.load_signed(&wasm, &signed, &trust, &Limits::default())
-            .await
-    })?
-    .with_context(|| format!("{} is refused", args.plugin.display()))?;
+    let host = crate::load::host(&args.cache)?;
+    crate::block_on(host.load_signed(&wasm, &signed, &trust, &Limits::default()))?
+        .with_context(|| format!("{} is refused", args.plugin.display()))?;
     let m = &signed.manifest;
     println!(
         "ok: {} {} by {} (data model v{}), sha256 {}, signed with key {}",

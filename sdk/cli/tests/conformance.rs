@@ -9,6 +9,11 @@ fn conformance(plugin: &str, format: &str, patients: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gpes-plugin"))
         .args(["conformance", plugin, "--format", format])
         .args(["--patients", patients])
+        // The default compile cache, under the target folder.
+        .env(
+            "XDG_CACHE_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"),
+        )
         .output()
         .expect("run gpes-plugin");
     let text = format!(

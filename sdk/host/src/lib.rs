@@ -17,7 +17,10 @@
 //! and the wasm's SHA-256 *before* compiling anything (`gpes-sign`), then
 //! refuses the plugin unless its own `describe` agrees with the manifest.
 //! [`Host::load`] skips all of that; it is for tests and for the plugin
-//! author's tools, never for running a supplier's plugin at a site.
+//! author's tools, never for running a supplier's plugin at a site. Both
+//! compile through [`CompileCache`] when the host has one
+//! ([`Host::with_cache`]), so a plugin is compiled once per build of it,
+//! not once per process.
 //!
 //! [`run_queries`] is the one way to run queries through a plugin: several
 //! queries over one practice, each pass one extraction shared by all.
@@ -27,6 +30,7 @@
 //! does), and it knows nothing of jobs or networks: the agent decides what
 //! to run and where the data is.
 
+mod cache;
 mod convert;
 mod error;
 mod plausibility;
@@ -35,6 +39,7 @@ mod queries;
 mod sandbox;
 mod source;
 
+pub use cache::{CacheError, CompileCache, Compiled};
 pub use error::{AccessDenied, ExtractionError, LoadError, MemoryCapExceeded};
 pub use plausibility::SOURCE as HOST_CHECKS;
 pub use queries::{PracticeRun, merged_request, run_queries};
@@ -123,6 +128,7 @@ impl Drop for Ticker {
 pub struct Host {
     engine: Engine,
     linker: Linker<Sandbox>,
+    cache: Option<CompileCache>,
     _ticker: Ticker,
 }
 
@@ -162,11 +168,20 @@ impl Host {
         Ok(Host {
             engine,
             linker,
+            cache: None,
             _ticker: Ticker {
                 stop,
                 thread: Some(thread),
             },
         })
+    }
+
+    /// The same host, compiling through `cache`: every load (signed or not)
+    /// takes the compiled code from it when a sound entry is there, and
+    /// stores it there otherwise.
+    pub fn with_cache(mut self, cache: CompileCache) -> Host {
+        self.cache = Some(cache);
+        self
     }
 
     /// Loads a supplier's plugin only if it checks out: the signed
@@ -203,12 +218,16 @@ impl Host {
         ))
     }
 
-    /// Compiles a plugin component and checks it fits the contract. This
-    /// does **not** verify a signature: it is for tests and tools; a site
-    /// loads supplier plugins with [`Host::load_signed`].
+    /// Compiles a plugin component (or takes it from the cache) and checks
+    /// it fits the contract. This does **not** verify a signature: it is
+    /// for tests and tools; a site loads supplier plugins with
+    /// [`Host::load_signed`].
     pub fn load(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
-        let component =
-            Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let (component, compiled) = match &self.cache {
+            Some(cache) => cache.component(&self.engine, wasm),
+            None => Component::new(&self.engine, wasm).map(|c| (c, Compiled::Uncached)),
+        }
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -218,6 +237,7 @@ impl Host {
         Ok(Plugin {
             engine: self.engine.clone(),
             pre,
+            compiled,
         })
     }
 }
@@ -253,6 +273,7 @@ fn agrees(manifest: &Manifest, info: &PluginInfo) -> Result<(), LoadError> {
 pub struct Plugin {
     engine: Engine,
     pre: bindings::PluginPre<Sandbox>,
+    compiled: Compiled,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -262,6 +283,11 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    /// How its compiled code was obtained (from the cache, or compiled).
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
     fn store(&self, source: DataSource, limits: &Limits) -> Store<Sandbox> {
         let deadline = Instant::now() + limits.deadline;
         let sandbox = Sandbox::new(source, limits.memory_bytes, deadline, limits.max_log_lines);

@@ -4,9 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The tool, with its default compile cache under the target folder rather
+/// than the user's home.
 fn tool(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gpes-plugin"))
         .args(args)
+        .env(
+            "XDG_CACHE_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"),
+        )
         .output()
         .expect("the tool runs")
 }
@@ -175,4 +181,64 @@ fn refusals_change_nothing() {
         text(&out)
     );
     assert!(!dir.path().join("junk.wasm.sig.json").exists());
+}
+
+#[test]
+fn run_compiles_a_plugin_once_and_takes_it_from_the_cache_after() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wasm = plugin(dir.path());
+    let data = dir.path().join("practice");
+    let out = tool(&[
+        "synth".as_ref(),
+        "--format".as_ref(),
+        "csv-export".as_ref(),
+        "--patients".as_ref(),
+        "1000".as_ref(),
+        "--out".as_ref(),
+        data.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cache = dir.path().join("cache");
+    let query = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/dm020.yaml");
+    let run = |extra: &[&std::ffi::OsStr]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "run".as_ref(),
+            wasm.as_os_str(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--query".as_ref(),
+            query.as_os_str(),
+        ];
+        args.extend_from_slice(extra);
+        let out = tool(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    };
+    let with_cache = ["--cache-dir".as_ref(), cache.as_os_str()];
+    let first = run(&with_cache);
+    let second = run(&with_cache);
+    assert!(text(&first).contains(", cached"), "{}", text(&first));
+    assert!(
+        text(&second).contains("from the cache"),
+        "{}",
+        text(&second)
+    );
+    assert!(
+        text(&second).contains("extracting pass 1 of"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(first.stdout, second.stdout, "the same answer");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&cache).expect("made").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700);
+
+    let uncached = run(&["--no-cache".as_ref()]);
+    assert!(
+        text(&uncached).contains("(no cache)"),
+        "{}",
+        text(&uncached)
+    );
+    assert_eq!(uncached.stdout, first.stdout);
 }
