@@ -535,6 +535,7 @@ impl Extractor {
             sex,
             postcode,
             date_of_death,
+            death_date_unknown: false,
         }))
     }
 

@@ -16,6 +16,8 @@
 //!    its month or year (so a death "in 2024-03" is on or before 2024-03-31
 //!    and after 2024-02-29): the patient is treated as dead from the start of
 //!    the period, the conservative reading for a count of living patients.
+//!    A patient recorded as dead on an unknown date (`death_date_unknown`)
+//!    is dead on every date, for the same reason.
 //! 5. Registrations whose patient has no record in the patients table are
 //!    not counted; how many there were is reported beside the count.
 
@@ -99,7 +101,8 @@ impl Evaluation for RegisteredEvaluation {
                 // Rule 4: a partial date is its period's first day, whatever
                 // its precision (Date's own order puts precision last).
                 let day = |d: Date| (d.year, d.month, d.day);
-                let dead = p.date_of_death.is_some_and(|d| day(d) <= day(date));
+                let dead =
+                    p.death_date_unknown || p.date_of_death.is_some_and(|d| day(d) <= day(date));
                 let s = self.state(&p.id);
                 s.has_record = true;
                 s.dead_by_date |= dead;
@@ -150,6 +153,7 @@ mod tests {
             sex: Sex::Unknown,
             postcode: None,
             date_of_death: death.map(d),
+            death_date_unknown: false,
         })
     }
 

@@ -641,6 +641,8 @@ fn patient(out: &mut String, p: &Patient, practice: &Practice, draw: &Draw) {
         } else {
             date_time(out, d, draw.pick(3, 600));
         }
+    } else if p.death_date_unknown {
+        out.push_str(r#","deceasedBoolean":true"#);
     }
     if let Some(pc) = &p.postcode {
         out.push_str(r#","address":[{"use":"home","postalCode":"#);

@@ -229,6 +229,7 @@ async fn awkward_records_read_the_same_from_fhir_as_from_csv() {
         sex: Sex::Unknown,
         postcode: Some("LS1 \"4\" \\ AB".into()),
         date_of_death: Some(partial(2024, 1, Precision::Year)),
+        death_date_unknown: false,
     });
     practice.patients.push(Patient {
         id: "odd-2".into(),
@@ -237,6 +238,7 @@ async fn awkward_records_read_the_same_from_fhir_as_from_csv() {
         sex: Sex::Other,
         postcode: None,
         date_of_death: Some(d(2024, 3, 31)),
+        death_date_unknown: false,
     });
     let registration = |start, end, kind| Registration {
         patient_id: "odd-1".into(),
