@@ -508,3 +508,91 @@ async fn an_export_without_patients_fails_when_patients_are_needed() {
         .expect_err("no Patient file fails the extraction");
     assert!(err.to_string().contains("no Patient file"), "{err}");
 }
+
+/// A folder holding `files`, each a list of NDJSON lines.
+fn export(files: &[(&str, &[&str])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, lines) in files {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    dir
+}
+
+/// An open regular registration at the practice, as an EpisodeOfCare line.
+fn episode(patient: &str) -> String {
+    format!(
+        r#"{{"resourceType":"EpisodeOfCare","status":"active","patient":{{"reference":"Patient/{patient}"}},"managingOrganization":{{"identifier":{{"value":"{PRACTICE}"}}}},"period":{{"start":"2000-01-01"}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_death_without_a_date_is_a_death_of_unknown_date_with_a_warning() {
+    let episodes: Vec<String> = ["dead", "alive", "bad-date", "dated"]
+        .iter()
+        .map(|p| episode(p))
+        .collect();
+    let episodes: Vec<&str> = episodes.iter().map(String::as_str).collect();
+    let dir = export(&[
+        (
+            "Patient.000.ndjson",
+            &[
+                // 1: FHIR says dead, with no date.
+                r#"{"resourceType":"Patient","id":"dead","gender":"male","birthDate":"1930-01-01","deceasedBoolean":true}"#,
+                // 2: deceasedBoolean false: alive.
+                r#"{"resourceType":"Patient","id":"alive","gender":"female","birthDate":"1960-01-01","deceasedBoolean":false}"#,
+                // 3: a death whose date is not a date: dead all the same.
+                r#"{"resourceType":"Patient","id":"bad-date","gender":"female","birthDate":"1940-01-01","deceasedDateTime":"last spring"}"#,
+                // 4: a dated death, before the reference date.
+                r#"{"resourceType":"Patient","id":"dated","gender":"male","birthDate":"1935-01-01","deceasedDateTime":"2024-01-02"}"#,
+            ],
+        ),
+        ("EpisodeOfCare.000.ndjson", &episodes),
+    ]);
+    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    let death = |id: &str| {
+        records
+            .iter()
+            .find_map(|r| match r {
+                Record::Patient(p) if p.id == id => Some((p.date_of_death, p.death_date_unknown)),
+                _ => None,
+            })
+            .expect("patient mapped")
+    };
+    assert_eq!(death("dead"), (None, true));
+    assert_eq!(death("alive"), (None, false));
+    assert_eq!(death("bad-date"), (None, true));
+    assert_eq!(
+        death("dated"),
+        (Some(Date::ymd(2024, 1, 2).expect("valid")), false)
+    );
+    use WarningKind::BadDate;
+    assert_eq!(
+        warnings(&extraction),
+        owned(&[
+            (
+                "Patient.000.ndjson",
+                BadDate,
+                1,
+                1,
+                "Patient: deceasedBoolean true without a date; recorded as dead on an unknown date",
+            ),
+            (
+                "Patient.000.ndjson",
+                BadDate,
+                1,
+                3,
+                "Patient: deceasedDateTime is not a date; recorded as dead on an unknown date",
+            ),
+        ])
+    );
+    // The count that moved: of four patients registered, only one is alive
+    // on the reference date.
+    let registered = gpes_query::RegisteredOn {
+        practice: PRACTICE.into(),
+        date: Date::ymd(2025, 3, 31).expect("valid"),
+    }
+    .evaluate(&records);
+    assert_eq!(registered.registered, 1);
+}
