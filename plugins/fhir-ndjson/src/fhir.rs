@@ -497,18 +497,37 @@ impl Extractor {
             },
             None => None,
         };
+        // Dead without a usable date is dead all the same (README.md).
+        let mut death_date_unknown = false;
         let date_of_death = match text(v, "deceasedDateTime") {
             Some(s) => match fhir_date(s) {
                 Some(d) => Some(d),
                 None => {
                     warn(
                         WarningKind::BadDate,
-                        "Patient: deceasedDateTime is not a date; left out",
+                        "Patient: deceasedDateTime is not a date; recorded as dead on an unknown date",
                     );
+                    death_date_unknown = true;
                     None
                 }
             },
-            None => None,
+            None => {
+                match v.get("deceasedBoolean") {
+                    Some(Value::Bool(true)) => {
+                        warn(
+                            WarningKind::BadDate,
+                            "Patient: deceasedBoolean true without a date; recorded as dead on an unknown date",
+                        );
+                        death_date_unknown = true;
+                    }
+                    None | Some(Value::Null | Value::Bool(false)) => {}
+                    Some(_) => warn(
+                        WarningKind::BadValue,
+                        "Patient: deceasedBoolean is not true or false; recorded as alive",
+                    ),
+                }
+                None
+            }
         };
         let sex = match text(v, "gender") {
             Some("male") => Sex::Male,
@@ -535,7 +554,7 @@ impl Extractor {
             sex,
             postcode,
             date_of_death,
-            death_date_unknown: false,
+            death_date_unknown,
         }))
     }
 
