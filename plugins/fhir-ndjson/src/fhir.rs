@@ -793,4 +793,18 @@ mod tests {
         );
         assert!(!may_be_wanted(b"{}", f));
     }
+
+    #[test]
+    fn a_blood_pressure_panel_is_parsed_when_a_reading_is_wanted() {
+        // The request names the model's readings (SNOMED CT); a panel may
+        // code its components in LOINC, or in other SNOMED CT concepts.
+        let w = wanting(&[271649006]);
+        let loinc = br#"{"code":{"coding":[{"code":"85354-9"}]},"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]}}]}"#;
+        let snomed = br#"{"code":{"coding":[{"code":"163020007"}]},"component":[{"code":{"coding":[{"code":"72313002"}]}}]}"#;
+        let diastolic_only = br#"{"component":[{"code":{"coding":[{"code":"8462-4"}]}}]}"#;
+        assert!(may_be_wanted(loinc, &w.events));
+        assert!(may_be_wanted(snomed, &w.events));
+        assert!(!may_be_wanted(diastolic_only, &w.events));
+        assert!(may_be_wanted(diastolic_only, &wanting(&[271650006]).events));
+    }
 }

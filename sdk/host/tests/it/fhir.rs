@@ -660,3 +660,154 @@ async fn a_death_without_a_date_is_a_death_of_unknown_date_with_a_warning() {
     .evaluate(&records);
     assert_eq!(registered.registered, 1);
 }
+
+/// Events as (patient, code, date, value, unit), sorted.
+fn events_of(records: &[Record]) -> Vec<(String, u64, String, Option<f64>, Option<String>)> {
+    let mut events: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Event(e) => Some((
+                e.patient_id.clone(),
+                e.code,
+                e.date.to_string(),
+                e.value,
+                e.unit.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    events.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    events
+}
+
+const SYSTOLIC: u64 = 271649006;
+const DIASTOLIC: u64 = 271650006;
+
+/// Blood pressure panels: one Observation, two components.
+fn panels() -> tempfile::TempDir {
+    export(&[
+        (
+            "Patient.000.ndjson",
+            &[r#"{"resourceType":"Patient","id":"p1","gender":"male","birthDate":"1950-01-01"}"#],
+        ),
+        (
+            "Observation.000.ndjson",
+            &[
+                // 1: as Synthea writes it: LOINC only, panel and components.
+                r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9","display":"Blood pressure panel with all children optional"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2025-01-10T09:00:00+00:00","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":128,"unit":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":82,"unit":"mm[Hg]"}}]}"#,
+                // 2: SNOMED CT panel 163020007, components 72313002 and
+                // 1091811000000102 (the model's readings are 271649006 and
+                // 271650006).
+                r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://snomed.info/sct","code":"163020007"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-06-01","component":[{"code":{"coding":[{"system":"http://snomed.info/sct","code":"72313002"}]},"valueQuantity":{"value":150,"unit":"mmHg"}},{"code":{"coding":[{"system":"http://snomed.info/sct","code":"1091811000000102"}]},"valueQuantity":{"value":95,"unit":"mmHg"}}]}"#,
+                // 3: panel 75367002; the diastolic has no value.
+                r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://snomed.info/sct","code":"75367002"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-07-01","component":[{"code":{"coding":[{"system":"http://snomed.info/sct","code":"271649006"}]},"valueQuantity":{"value":135,"unit":"mmHg"}},{"code":{"coding":[{"system":"http://snomed.info/sct","code":"271650006"}]},"dataAbsentReason":{"text":"not measured"}}]}"#,
+                // 4: a component of a code the adapter does not know (LOINC
+                // mean blood pressure) beside a systolic.
+                r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-08-01","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8478-0"}]},"valueQuantity":{"value":97,"unit":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":120,"unit":"mm[Hg]"}}]}"#,
+                // 5: a panel before the window of the filtered request.
+                r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2023-01-01","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":170,"unit":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":100,"unit":"mm[Hg]"}}]}"#,
+            ],
+        ),
+    ])
+}
+
+#[tokio::test]
+async fn blood_pressure_panels_become_one_event_per_reading() {
+    let dir = panels();
+    let p1 = |code, date: &str, value, unit: &str| {
+        (
+            "p1".to_owned(),
+            code,
+            date.to_owned(),
+            Some(value),
+            Some(unit.to_owned()),
+        )
+    };
+    let expected_warnings = owned(&[
+        (
+            "Observation.000.ndjson",
+            WarningKind::BadValue,
+            1,
+            3,
+            "Observation: component without a value",
+        ),
+        (
+            "Observation.000.ndjson",
+            WarningKind::UnknownCodeSystem,
+            1,
+            4,
+            "Observation: component with no SNOMED CT coding and not a known blood pressure reading",
+        ),
+    ]);
+
+    // Everything.
+    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    assert_eq!(
+        events_of(&records),
+        [
+            p1(SYSTOLIC, "2023-01-01", 170.0, "mm[Hg]"),
+            p1(SYSTOLIC, "2024-06-01", 150.0, "mmHg"),
+            p1(SYSTOLIC, "2024-07-01", 135.0, "mmHg"),
+            p1(SYSTOLIC, "2024-08-01", 120.0, "mm[Hg]"),
+            p1(SYSTOLIC, "2025-01-10", 128.0, "mm[Hg]"),
+            p1(DIASTOLIC, "2023-01-01", 100.0, "mm[Hg]"),
+            p1(DIASTOLIC, "2024-06-01", 95.0, "mmHg"),
+            p1(DIASTOLIC, "2025-01-10", 82.0, "mm[Hg]"),
+        ]
+    );
+    assert_eq!(extraction.summary.records_read, 6);
+    assert_eq!(extraction.summary.records_mapped, 9);
+    assert_eq!(warnings(&extraction), expected_warnings);
+
+    // Only the two readings in HYP008's window, as the engine asks for
+    // them: SNOMED CT ids that no LOINC-coded line contains.
+    let request = Request {
+        practice: PRACTICE.into(),
+        tables: vec![Table::Patients],
+        code_sets: vec![CodeSet {
+            table: Table::Events,
+            codes: vec![SYSTOLIC, DIASTOLIC],
+            earliest: Some(Date::ymd(2024, 4, 1).expect("valid")),
+            latest: Some(Date::ymd(2025, 3, 31).expect("valid")),
+            policy: false,
+        }],
+    };
+    let (records, extraction) = extract(dir.path(), &request).await;
+    assert_eq!(
+        events_of(&records),
+        [
+            p1(SYSTOLIC, "2024-06-01", 150.0, "mmHg"),
+            p1(SYSTOLIC, "2024-07-01", 135.0, "mmHg"),
+            p1(SYSTOLIC, "2024-08-01", 120.0, "mm[Hg]"),
+            p1(SYSTOLIC, "2025-01-10", 128.0, "mm[Hg]"),
+            p1(DIASTOLIC, "2024-06-01", 95.0, "mmHg"),
+            p1(DIASTOLIC, "2025-01-10", 82.0, "mm[Hg]"),
+        ]
+    );
+    assert_eq!(warnings(&extraction), expected_warnings);
+
+    // Only the diastolic: the systolic components are not wanted.
+    let request = Request {
+        practice: PRACTICE.into(),
+        tables: vec![],
+        code_sets: vec![CodeSet {
+            table: Table::Events,
+            codes: vec![DIASTOLIC],
+            earliest: None,
+            latest: None,
+            policy: false,
+        }],
+    };
+    let (records, _) = extract(dir.path(), &request).await;
+    assert_eq!(
+        events_of(&records)
+            .iter()
+            .map(|e| (e.1, e.3))
+            .collect::<Vec<_>>(),
+        [
+            (DIASTOLIC, Some(100.0)),
+            (DIASTOLIC, Some(95.0)),
+            (DIASTOLIC, Some(82.0))
+        ]
+    );
+}
