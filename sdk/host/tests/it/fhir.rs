@@ -724,19 +724,20 @@ async fn blood_pressure_panels_become_one_event_per_reading() {
         )
     };
     let expected_warnings = owned(&[
-        (
-            "Observation.000.ndjson",
-            WarningKind::BadValue,
-            1,
-            3,
-            "Observation: component without a value",
-        ),
+        // In the order of `warnings`: by file, then message.
         (
             "Observation.000.ndjson",
             WarningKind::UnknownCodeSystem,
             1,
             4,
             "Observation: component with no SNOMED CT coding and not a known blood pressure reading",
+        ),
+        (
+            "Observation.000.ndjson",
+            WarningKind::BadValue,
+            1,
+            3,
+            "Observation: component without a value",
         ),
     ]);
 
