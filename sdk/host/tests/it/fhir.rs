@@ -86,7 +86,10 @@ async fn maps_the_synthea_bulk_export_as_counted_by_hand() {
     //   Patient.000.ndjson            13 lines, 13 patients, none without id
     //   Condition.000.ndjson         555 lines, every one with one SNOMED CT
     //                                coding (positive integer code), a
-    //                                `Patient/` subject and an onsetDateTime
+    //                                `Patient/` subject, an onsetDateTime and
+    //                                verificationStatus confirmed; clinical
+    //                                status active on 107, resolved on 448
+    //                                (the first on line 2)
     //   Immunization.000.ndjson      161 lines, every vaccineCode CVX only
     //                                (0 lines mention snomed.info/sct)
     //   MedicationRequest.000.ndjson 1745 lines, every medication coded in
@@ -94,14 +97,15 @@ async fn maps_the_synthea_bulk_export_as_counted_by_hand() {
     //   AllergyIntolerance, Encounter, Organization: types the plugin does
     //   not use, one file each; log.ndjson: the export's own log.
     // So resources read = 13 + 555 + 161 + 1745 = 2474, and records mapped =
-    // 13 patients + 555 events = 568; no Observation or EpisodeOfCare file.
+    // 13 patients + 107 active conditions = 120; no Observation or
+    // EpisodeOfCare file.
     assert_eq!(extraction.summary.records_read, 2474);
-    assert_eq!(extraction.summary.records_mapped, 568);
-    assert_eq!(extraction.records, 568);
-    assert_eq!(records.len(), 568);
+    assert_eq!(extraction.summary.records_mapped, 120);
+    assert_eq!(extraction.records, 120);
+    assert_eq!(records.len(), 120);
     let count = |t: Table| records.iter().filter(|r| r.table() == t).count();
     assert_eq!(count(Table::Patients), 13);
-    assert_eq!(count(Table::Events), 555);
+    assert_eq!(count(Table::Events), 107);
     assert_eq!(count(Table::Registrations), 0);
     assert_eq!(count(Table::Medications), 0);
 
@@ -115,6 +119,13 @@ async fn maps_the_synthea_bulk_export_as_counted_by_hand() {
                 1,
                 0,
                 "AllergyIntolerance: not used (file not opened)",
+            ),
+            (
+                "Condition.000.ndjson",
+                Other,
+                448,
+                2,
+                "Condition: clinicalStatus resolved (the model has no resolution event)",
             ),
             (
                 "Encounter.000.ndjson",
@@ -226,7 +237,7 @@ async fn the_synthea_export_with_registrations_added_counts_its_living_patients(
     let (records, extraction) = extract(copy.path(), &all_tables()).await;
     // The table above, plus the 13 episodes read and mapped.
     assert_eq!(extraction.summary.records_read, 2474 + 13);
-    assert_eq!(extraction.summary.records_mapped, 568 + 13);
+    assert_eq!(extraction.summary.records_mapped, 120 + 13);
     let regs = records
         .iter()
         .filter(|r| r.table() == Table::Registrations)
@@ -252,7 +263,7 @@ async fn the_synthea_export_as_it_is_names_no_registration() {
     // then the extraction succeeds with no registration in it.
     match result {
         Ok(extraction) => assert_eq!(
-            extraction.summary.records_mapped, 568,
+            extraction.summary.records_mapped, 120,
             "no registration is invented"
         ),
         Err(e) => assert!(e.to_string().to_lowercase().contains("registration"), "{e}"),
@@ -811,4 +822,173 @@ async fn blood_pressure_panels_become_one_event_per_reading() {
             (DIASTOLIC, Some(82.0))
         ]
     );
+}
+
+/// Expected warnings in the order of `warnings`: by file, then message.
+fn sorted(
+    rows: &[(&str, WarningKind, u64, u64, &str)],
+) -> Vec<(String, WarningKind, u64, u64, String)> {
+    let mut rows = owned(rows);
+    rows.sort_by(|a, b| (&a.0, &a.4).cmp(&(&b.0, &b.4)));
+    rows
+}
+
+/// A folder with patient p1 and one file of `resource_type` holding `lines`.
+fn export_of(resource_type: &str, lines: &[String]) -> tempfile::TempDir {
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    export(&[
+        (
+            "Patient.000.ndjson",
+            &[r#"{"resourceType":"Patient","id":"p1","gender":"male","birthDate":"1950-01-01"}"#],
+        ),
+        (&format!("{resource_type}.000.ndjson"), &lines),
+    ])
+}
+
+#[tokio::test]
+async fn conditions_not_confirmed_or_not_current_are_left_out_and_counted() {
+    // Line n is dated 2024-01-n; a status of "" is absent.
+    let statuses = [
+        ("confirmed", "active"),     // 1: kept
+        ("", ""),                    // 2: kept
+        ("refuted", ""),             // 3
+        ("unconfirmed", ""),         // 4
+        ("provisional", "active"),   // 5
+        ("differential", ""),        // 6
+        ("confirmed", "resolved"),   // 7
+        ("", "inactive"),            // 8
+        ("confirmed", "remission"),  // 9
+        ("confirmed", "recurrence"), // 10: kept
+        ("", "relapse"),             // 11: kept
+        ("maybe", ""),               // 12: not a FHIR code
+        ("", "gone"),                // 13: not a FHIR code
+        ("entered-in-error", ""),    // 14
+    ];
+    let status = |field: &str, system: &str, code: &str| {
+        if code.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#","{field}":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/{system}","code":"{code}"}}]}}"#
+            )
+        }
+    };
+    let mut lines: Vec<String> = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, (verification, clinical))| {
+            format!(
+                r#"{{"resourceType":"Condition"{}{},"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"44054006"}}]}},"subject":{{"reference":"Patient/p1"}},"onsetDateTime":"2024-01-{:02}"}}"#,
+                status("verificationStatus", "condition-ver-status", verification),
+                status("clinicalStatus", "condition-clinical", clinical),
+                i + 1
+            )
+        })
+        .collect();
+    // 15: resolved, of a code the filtered request below does not want.
+    lines.push(r#"{"resourceType":"Condition","clinicalStatus":{"coding":[{"code":"resolved"}]},"code":{"coding":[{"system":"http://snomed.info/sct","code":"38341003"}]},"subject":{"reference":"Patient/p1"},"onsetDateTime":"2024-02-01"}"#.into());
+    let dir = export_of("Condition", &lines);
+    let kept = |records: &[Record]| -> Vec<String> {
+        events_of(records).into_iter().map(|e| e.2).collect()
+    };
+    let f = "Condition.000.ndjson";
+    use WarningKind::{BadValue, Other};
+    let resolved = (
+        f,
+        Other,
+        1,
+        7,
+        "Condition: clinicalStatus resolved (the model has no resolution event)",
+    );
+    let expected = vec![
+        (
+            f,
+            Other,
+            1,
+            8,
+            "Condition: clinicalStatus inactive (the model has no resolution event)",
+        ),
+        (
+            f,
+            BadValue,
+            1,
+            13,
+            "Condition: clinicalStatus is not a condition-clinical code",
+        ),
+        (
+            f,
+            Other,
+            1,
+            9,
+            "Condition: clinicalStatus remission (the model has no resolution event)",
+        ),
+        resolved,
+        (f, Other, 1, 14, "Condition: entered in error"),
+        (
+            f,
+            Other,
+            1,
+            6,
+            "Condition: verificationStatus differential, not a confirmed diagnosis",
+        ),
+        (
+            f,
+            BadValue,
+            1,
+            12,
+            "Condition: verificationStatus is not a condition-ver-status code",
+        ),
+        (
+            f,
+            Other,
+            1,
+            5,
+            "Condition: verificationStatus provisional, not a confirmed diagnosis",
+        ),
+        (f, Other, 1, 3, "Condition: verificationStatus refuted"),
+        (
+            f,
+            Other,
+            1,
+            4,
+            "Condition: verificationStatus unconfirmed, not a confirmed diagnosis",
+        ),
+    ];
+
+    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    assert_eq!(
+        kept(&records),
+        ["2024-01-01", "2024-01-02", "2024-01-10", "2024-01-11"]
+    );
+    // Line 15 too: resolved, counted under the same reason as line 7.
+    let with_15: Vec<_> = expected
+        .iter()
+        .map(|w| {
+            if *w == resolved {
+                (w.0, w.1, 2, w.3, w.4)
+            } else {
+                *w
+            }
+        })
+        .collect();
+    assert_eq!(warnings(&extraction), sorted(&with_15));
+
+    // Under a request for diabetes only, line 15 is skipped silently.
+    let request = Request {
+        practice: PRACTICE.into(),
+        tables: vec![Table::Patients],
+        code_sets: vec![CodeSet {
+            table: Table::Events,
+            codes: vec![44054006],
+            earliest: None,
+            latest: None,
+            policy: false,
+        }],
+    };
+    let (records, extraction) = extract(dir.path(), &request).await;
+    assert_eq!(
+        kept(&records),
+        ["2024-01-01", "2024-01-02", "2024-01-10", "2024-01-11"]
+    );
+    assert_eq!(warnings(&extraction), sorted(&expected));
 }
