@@ -630,6 +630,9 @@ impl Extractor {
         if !self.wanted.events.wants_code(code) {
             return Ok(None);
         }
+        if rt == "Condition" {
+            condition_status(v)?;
+        }
         let patient_id = patient_id(rt, v, patient_field)?;
         let date = first_date(rt, v, dates)?;
         if !self.wanted.events.wants(code, date) {
@@ -784,6 +787,56 @@ impl Extractor {
             records_mapped: self.records_mapped,
             warnings: self.warnings.to_vec(),
         }
+    }
+}
+
+/// The code of a status concept (the coding of `system`, else the first
+/// coding); none when absent.
+fn status_code<'a>(concept: Option<&'a Value>, system: &str) -> Option<&'a str> {
+    let all = codings(concept);
+    all.iter()
+        .find(|c| c.get("system").and_then(Value::as_str) == Some(system))
+        .or(all.first())
+        .map(|c| c.get("code").and_then(Value::as_str).unwrap_or("").trim())
+}
+
+/// Whether a Condition is a confirmed, current diagnosis: see README.md.
+/// (entered-in-error is left out before, for every resource type.)
+fn condition_status(v: &Value) -> Result<(), Skip> {
+    const RT: &str = "Condition";
+    const VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+    const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+    match status_code(v.get("verificationStatus"), VERIFICATION) {
+        None | Some("confirmed") => {}
+        Some(code @ ("refuted" | "entered-in-error")) => {
+            return skip(
+                WarningKind::Other,
+                format!("{RT}: verificationStatus {code}"),
+            );
+        }
+        Some(code @ ("unconfirmed" | "provisional" | "differential")) => {
+            return skip(
+                WarningKind::Other,
+                format!("{RT}: verificationStatus {code}, not a confirmed diagnosis"),
+            );
+        }
+        Some(_) => {
+            return skip(
+                WarningKind::BadValue,
+                format!("{RT}: verificationStatus is not a condition-ver-status code"),
+            );
+        }
+    }
+    match status_code(v.get("clinicalStatus"), CLINICAL) {
+        None | Some("active" | "recurrence" | "relapse") => Ok(()),
+        Some(code @ ("inactive" | "resolved" | "remission")) => skip(
+            WarningKind::Other,
+            format!("{RT}: clinicalStatus {code} (the model has no resolution event)"),
+        ),
+        Some(_) => skip(
+            WarningKind::BadValue,
+            format!("{RT}: clinicalStatus is not a condition-clinical code"),
+        ),
     }
 }
 
