@@ -992,3 +992,167 @@ async fn conditions_not_confirmed_or_not_current_are_left_out_and_counted() {
     );
     assert_eq!(warnings(&extraction), sorted(&expected));
 }
+
+#[tokio::test]
+async fn only_medication_requests_that_were_issued_are_medications() {
+    // Line n is authored on 2024-02-n; a status or intent of "" is absent.
+    let cases = [
+        ("active", "order"),             // 1: kept
+        ("completed", "order"),          // 2: kept
+        ("stopped", "order"),            // 3: kept
+        ("completed", "original-order"), // 4: kept
+        ("completed", "reflex-order"),   // 5: kept
+        ("completed", "filler-order"),   // 6: kept
+        ("completed", "instance-order"), // 7: kept
+        ("on-hold", "order"),            // 8
+        ("cancelled", "order"),          // 9
+        ("draft", "order"),              // 10
+        ("unknown", "order"),            // 11
+        ("active", "plan"),              // 12
+        ("active", "proposal"),          // 13
+        ("completed", "option"),         // 14
+        ("", "order"),                   // 15
+        ("done", "order"),               // 16
+        ("active", ""),                  // 17
+        ("entered-in-error", "order"),   // 18
+    ];
+    let field = |name: &str, value: &str| {
+        if value.is_empty() {
+            String::new()
+        } else {
+            format!(r#","{name}":"{value}""#)
+        }
+    };
+    let lines: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (status, intent))| {
+            format!(
+                r#"{{"resourceType":"MedicationRequest"{}{},"medicationCodeableConcept":{{"coding":[{{"system":"https://dmd.nhs.uk","code":"39732311000001104"}}]}},"subject":{{"reference":"Patient/p1"}},"authoredOn":"2024-02-{:02}","dispenseRequest":{{"quantity":{{"value":28}}}}}}"#,
+                field("status", status),
+                field("intent", intent),
+                i + 1
+            )
+        })
+        .collect();
+    let statements: Vec<String> = ["completed", "active", "not-taken", "intended"]
+        .iter()
+        .enumerate()
+        .map(|(i, status)| {
+            format!(
+                r#"{{"resourceType":"MedicationStatement","status":"{status}","medicationCodeableConcept":{{"coding":[{{"system":"https://dmd.nhs.uk","code":"39732311000001104"}}]}},"subject":{{"reference":"Patient/p1"}},"effectiveDateTime":"2024-03-{:02}"}}"#,
+                i + 1
+            )
+        })
+        .collect();
+    let dir = export_of("MedicationRequest", &lines);
+    std::fs::write(
+        dir.path().join("MedicationStatement.000.ndjson"),
+        statements.join("\n"),
+    )
+    .expect("write");
+    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    let dates: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Medication(m) => Some(m.date.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            "2024-02-01",
+            "2024-02-02",
+            "2024-02-03",
+            "2024-02-04",
+            "2024-02-05",
+            "2024-02-06",
+            "2024-02-07",
+            "2024-03-01",
+            "2024-03-02"
+        ]
+    );
+    let (r, s) = (
+        "MedicationRequest.000.ndjson",
+        "MedicationStatement.000.ndjson",
+    );
+    use WarningKind::{BadValue, Other};
+    assert_eq!(
+        warnings(&extraction),
+        sorted(&[
+            (r, Other, 1, 18, "MedicationRequest: entered in error"),
+            (
+                r,
+                Other,
+                1,
+                14,
+                "MedicationRequest: intent option, not an issue"
+            ),
+            (
+                r,
+                Other,
+                1,
+                12,
+                "MedicationRequest: intent plan, not an issue"
+            ),
+            (
+                r,
+                Other,
+                1,
+                13,
+                "MedicationRequest: intent proposal, not an issue"
+            ),
+            (
+                r,
+                BadValue,
+                1,
+                17,
+                "MedicationRequest: no intent, or not a medicationrequest-intent code",
+            ),
+            (
+                r,
+                BadValue,
+                2,
+                15,
+                "MedicationRequest: no status, or not a medicationrequest-status code",
+            ),
+            (
+                r,
+                Other,
+                1,
+                9,
+                "MedicationRequest: status cancelled, not an issue"
+            ),
+            (
+                r,
+                Other,
+                1,
+                10,
+                "MedicationRequest: status draft, not an issue"
+            ),
+            (
+                r,
+                Other,
+                1,
+                8,
+                "MedicationRequest: status on-hold, not known to have been issued",
+            ),
+            (
+                r,
+                Other,
+                1,
+                11,
+                "MedicationRequest: status unknown, not an issue"
+            ),
+            (
+                s,
+                Other,
+                1,
+                4,
+                "MedicationStatement: status intended, not yet taken"
+            ),
+            (s, Other, 1, 3, "MedicationStatement: status not-taken"),
+        ])
+    );
+}
