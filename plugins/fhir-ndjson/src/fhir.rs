@@ -757,6 +757,7 @@ impl Extractor {
         if !self.wanted.medications.wants_code(code) {
             return Ok(None);
         }
+        medication_status(rt, v)?;
         let (dates, quantity): (&[&str], _) = if rt == "MedicationRequest" {
             (
                 &["authoredOn"],
@@ -836,6 +837,57 @@ fn condition_status(v: &Value) -> Result<(), Skip> {
         Some(_) => skip(
             WarningKind::BadValue,
             format!("{RT}: clinicalStatus is not a condition-clinical code"),
+        ),
+    }
+}
+
+/// Whether a MedicationRequest is an issue, and a MedicationStatement a
+/// medication taken: see README.md. (entered-in-error is left out before,
+/// for every resource type.)
+fn medication_status(rt: &str, v: &Value) -> Result<(), Skip> {
+    let status = text(v, "status");
+    if rt == "MedicationStatement" {
+        return match status {
+            Some("not-taken") => skip(WarningKind::Other, format!("{rt}: status not-taken")),
+            Some("intended") => skip(
+                WarningKind::Other,
+                format!("{rt}: status intended, not yet taken"),
+            ),
+            _ => Ok(()),
+        };
+    }
+    match status {
+        Some("active" | "completed" | "stopped") => {}
+        Some("on-hold") => {
+            return skip(
+                WarningKind::Other,
+                format!("{rt}: status on-hold, not known to have been issued"),
+            );
+        }
+        Some(s @ ("cancelled" | "draft" | "unknown")) => {
+            return skip(
+                WarningKind::Other,
+                format!("{rt}: status {s}, not an issue"),
+            );
+        }
+        _ => {
+            return skip(
+                WarningKind::BadValue,
+                format!("{rt}: no status, or not a medicationrequest-status code"),
+            );
+        }
+    }
+    match text(v, "intent") {
+        Some("order" | "original-order" | "reflex-order" | "filler-order" | "instance-order") => {
+            Ok(())
+        }
+        Some(i @ ("plan" | "proposal" | "option")) => skip(
+            WarningKind::Other,
+            format!("{rt}: intent {i}, not an issue"),
+        ),
+        _ => skip(
+            WarningKind::BadValue,
+            format!("{rt}: no intent, or not a medicationrequest-intent code"),
         ),
     }
 }

@@ -313,12 +313,12 @@ fn hand_made() -> tempfile::TempDir {
     write(
         "MedicationRequest.000.ndjson",
         &[
-            // 1: dm+d, with a quantity.
-            r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"https://dmd.nhs.uk","code":"39732311000001104"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01","dispenseRequest":{"quantity":{"value":28}}}"#,
+            // 1: dm+d, with a quantity (an issue: status active, intent order).
+            r#"{"resourceType":"MedicationRequest","status":"active","intent":"order","medicationCodeableConcept":{"coding":[{"system":"https://dmd.nhs.uk","code":"39732311000001104"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01","dispenseRequest":{"quantity":{"value":28}}}"#,
             // 2: RxNorm only.
-            r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"314076"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01"}"#,
+            r#"{"resourceType":"MedicationRequest","status":"active","intent":"order","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"314076"}]},"subject":{"reference":"Patient/p1"},"authoredOn":"2024-02-01"}"#,
             // 3: as UK Core codes dm+d, under the SNOMED CT system.
-            r#"{"resourceType":"MedicationRequest","status":"active","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"860975"},{"system":"http://snomed.info/sct","code":"39113611000001102"}]},"subject":{"reference":"Patient/p2"},"authoredOn":"2024-03-01"}"#,
+            r#"{"resourceType":"MedicationRequest","status":"active","intent":"order","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"860975"},{"system":"http://snomed.info/sct","code":"39113611000001102"}]},"subject":{"reference":"Patient/p2"},"authoredOn":"2024-03-01"}"#,
         ],
     );
     write(
