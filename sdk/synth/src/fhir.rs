@@ -793,11 +793,16 @@ fn observation(out: &mut String, e: &Event, draw: &Draw) -> io::Result<()> {
     Ok(())
 }
 
+/// Blood pressure pairs by event index: the first of each pair mapped to
+/// the second, and the set of seconds.
+type BpPairs = (HashMap<usize, usize>, HashSet<usize>);
+
 /// Same-day systolic and diastolic readings of one patient, both with a
-/// value, paired in the order of the events: the first of each pair mapped
-/// to the second, and the set of seconds.
-fn bp_pairs(events: &[Event]) -> (HashMap<usize, usize>, HashSet<usize>) {
-    let mut days: HashMap<(&str, Date), (Vec<usize>, Vec<usize>)> = HashMap::new();
+/// value, paired in the order of the events.
+fn bp_pairs(events: &[Event]) -> BpPairs {
+    /// One patient's day: its systolic and its diastolic readings.
+    type Day = (Vec<usize>, Vec<usize>);
+    let mut days: HashMap<(&str, Date), Day> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
         if e.value.is_none() {
             continue;

@@ -672,8 +672,11 @@ async fn a_death_without_a_date_is_a_death_of_unknown_date_with_a_warning() {
     assert_eq!(registered.registered, 1);
 }
 
-/// Events as (patient, code, date, value, unit), sorted.
-fn events_of(records: &[Record]) -> Vec<(String, u64, String, Option<f64>, Option<String>)> {
+/// An event as (patient, code, date, value, unit).
+type EventRow = (String, u64, String, Option<f64>, Option<String>);
+
+/// Events as rows, sorted.
+fn events_of(records: &[Record]) -> Vec<EventRow> {
     let mut events: Vec<_> = records
         .iter()
         .filter_map(|r| match r {
