@@ -463,6 +463,7 @@ impl Extractor {
             sex,
             postcode: optional(f[4]).map(str::to_owned),
             date_of_death,
+            death_date_unknown: false,
         }))
     }
 

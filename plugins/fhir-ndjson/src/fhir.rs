@@ -15,6 +15,29 @@ pub const SNOMED_CT: &str = "http://snomed.info/sct";
 pub const DMD: &str = "https://dmd.nhs.uk";
 pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
 pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
+pub const LOINC: &str = "http://loinc.org";
+
+/// The model's blood pressure readings (SNOMED CT).
+pub const SYSTOLIC: u64 = 271649006;
+pub const DIASTOLIC: u64 = 271650006;
+
+/// Codes of a blood pressure panel's components, and the model's reading
+/// each is: (system, code, reading).
+const BP_COMPONENTS: [(&str, &str, u64); 6] = [
+    (LOINC, "8480-6", SYSTOLIC),
+    (LOINC, "8462-4", DIASTOLIC),
+    (SNOMED_CT, "271649006", SYSTOLIC),
+    (SNOMED_CT, "72313002", SYSTOLIC),
+    (SNOMED_CT, "271650006", DIASTOLIC),
+    (SNOMED_CT, "1091811000000102", DIASTOLIC),
+];
+
+const OBSERVATION_DATES: &[&str] = &[
+    "effectiveDateTime",
+    "effectivePeriod.start",
+    "effectiveInstant",
+    "issued",
+];
 
 /// Longest line read; a longer one is a malformed line (and the rest of it
 /// is skipped), so one bad file cannot take the guest's memory.
@@ -170,8 +193,11 @@ struct OpenFile {
 }
 
 /// Whether a line may hold a resource with a wanted code: false only when
-/// every `"code":"<value>"` in it is written plainly (no escapes) and no
-/// all-digit value among them is a wanted code. Skipping such lines before
+/// every `"code":"<value>"` in it is written plainly (no escapes), no
+/// all-digit value among them is a wanted code, and none is a blood
+/// pressure component code (LOINC `8480-6`, ...) whose model reading is
+/// wanted (a panel's components may be coded in anything but the SNOMED CT
+/// ids the request names). Skipping such lines before
 /// parsing them is the FHIR form of the CSV rule "a line whose code the
 /// request does not want is skipped before any other check"; it makes a
 /// query's extraction several times faster, since most resources are not
@@ -197,6 +223,12 @@ fn may_be_wanted(line: &[u8], filter: &CodeFilter) -> bool {
             return true;
         }
         let code = &value[..end];
+        if BP_COMPONENTS
+            .iter()
+            .any(|(_, c, reading)| c.as_bytes() == code && filter.wants_code(*reading))
+        {
+            return true;
+        }
         if !code.is_empty()
             && code.len() <= 20
             && code.iter().all(u8::is_ascii_digit)
@@ -233,6 +265,8 @@ pub struct Extractor {
     patients: Patients,
     /// Patients to return once every file has been read.
     ready: Option<std::vec::IntoIter<Patient>>,
+    /// Records of the last resource still to hand out (a panel's readings).
+    queue: VecDeque<Record>,
     warnings: Warnings,
     buf: Vec<u8>,
     records_read: u64,
@@ -251,6 +285,7 @@ impl Extractor {
             wanted: Wanted::from_request(request),
             patients: Patients::new("Patient: id"),
             ready: None,
+            queue: VecDeque::new(),
             warnings: Warnings::default(),
             buf: Vec::new(),
             records_read: 0,
@@ -322,6 +357,10 @@ impl Extractor {
     /// or warned about.
     pub fn next_record(&mut self) -> Result<Option<Record>, ExtractError> {
         loop {
+            if let Some(record) = self.queue.pop_front() {
+                self.records_mapped += 1;
+                return Ok(Some(record));
+            }
             let Some(open) = self.current.as_mut() else {
                 let Some(name) = self.pending.pop_front() else {
                     let warnings = &mut self.warnings;
@@ -455,6 +494,9 @@ impl Extractor {
         match kind {
             Kind::Patient => self.patient(file, line, v).map(Some),
             Kind::Registration => registration(v).map(Some),
+            Kind::Event if rt == "Observation" && !components(v).is_empty() => {
+                self.observation_with_components(file, line, v)
+            }
             Kind::Event => self.event(rt, v),
             Kind::Medication => self.medication(rt, v),
         }
@@ -503,18 +545,37 @@ impl Extractor {
             },
             None => None,
         };
+        // Dead without a usable date is dead all the same (README.md).
+        let mut death_date_unknown = false;
         let date_of_death = match text(v, "deceasedDateTime") {
             Some(s) => match fhir_date(s) {
                 Some(d) => Some(d),
                 None => {
                     warn(
                         WarningKind::BadDate,
-                        "Patient: deceasedDateTime is not a date; left out",
+                        "Patient: deceasedDateTime is not a date; recorded as dead on an unknown date",
                     );
+                    death_date_unknown = true;
                     None
                 }
             },
-            None => None,
+            None => {
+                match v.get("deceasedBoolean") {
+                    Some(Value::Bool(true)) => {
+                        warn(
+                            WarningKind::BadDate,
+                            "Patient: deceasedBoolean true without a date; recorded as dead on an unknown date",
+                        );
+                        death_date_unknown = true;
+                    }
+                    None | Some(Value::Null | Value::Bool(false)) => {}
+                    Some(_) => warn(
+                        WarningKind::BadValue,
+                        "Patient: deceasedBoolean is not true or false; recorded as alive",
+                    ),
+                }
+                None
+            }
         };
         let sex = match text(v, "gender") {
             Some("male") => Sex::Male,
@@ -541,6 +602,7 @@ impl Extractor {
             sex,
             postcode,
             date_of_death,
+            death_date_unknown,
         }))
     }
 
@@ -553,16 +615,7 @@ impl Extractor {
                 "subject",
                 &["onsetDateTime", "onsetPeriod.start", "recordedDate"],
             ),
-            "Observation" => (
-                v.get("code"),
-                "subject",
-                &[
-                    "effectiveDateTime",
-                    "effectivePeriod.start",
-                    "effectiveInstant",
-                    "issued",
-                ],
-            ),
+            "Observation" => (v.get("code"), "subject", OBSERVATION_DATES),
             _ => (
                 v.get("vaccineCode"),
                 "patient",
@@ -583,19 +636,18 @@ impl Extractor {
         if !self.wanted.events.wants_code(code) {
             return Ok(None);
         }
+        if rt == "Condition" {
+            condition_status(v)?;
+        }
         let patient_id = patient_id(rt, v, patient_field)?;
         let date = first_date(rt, v, dates)?;
         if !self.wanted.events.wants(code, date) {
             return Ok(None);
         }
-        let (value, unit) = match v.get("valueQuantity") {
-            Some(q) if rt == "Observation" => (
-                q.get("value").and_then(Value::as_f64),
-                text(q, "unit")
-                    .or_else(|| text(q, "code"))
-                    .map(str::to_owned),
-            ),
-            _ => (None, None),
+        let (value, unit) = if rt == "Observation" {
+            quantity(v)
+        } else {
+            (None, None)
         };
         Ok(Some(Record::Event(Event {
             patient_id: patient_id.to_owned(),
@@ -604,6 +656,83 @@ impl Extractor {
             value,
             unit,
         })))
+    }
+
+    /// An Observation with components (a blood pressure panel): each
+    /// component is its own event on the Observation's date; the
+    /// Observation itself is an event only when it has a value of its own.
+    /// Checked in this order: each code (a component of unknown code is
+    /// warned about and the others go on), filtering by code, then patient
+    /// and date once for all, then per reading the window and its value.
+    fn observation_with_components(
+        &mut self,
+        file: &str,
+        line: u64,
+        v: &Value,
+    ) -> Result<Option<Record>, Skip> {
+        const RT: &str = "Observation";
+        // (code, value, unit, is a component)
+        let mut readings = Vec::new();
+        let mut warn = |(kind, reason): Skip| {
+            self.warnings
+                .add_for(kind, file, line, &reason, || reason.clone())
+        };
+        if v.get("valueQuantity").is_some() {
+            match first_code(RT, v.get("code"), SNOMED_CT, "SNOMED CT") {
+                Ok(Some(code)) => {
+                    let (value, unit) = quantity(v);
+                    readings.push((code, value, unit, false));
+                }
+                Ok(None) => warn((
+                    WarningKind::UnknownCodeSystem,
+                    format!("{RT}: no SNOMED CT coding"),
+                )),
+                Err(skip) => warn(skip),
+            }
+        }
+        for c in components(v) {
+            match component_code(c) {
+                Ok(Some(code)) => {
+                    let (value, unit) = quantity(c);
+                    readings.push((code, value, unit, true));
+                }
+                Ok(None) => warn((
+                    WarningKind::UnknownCodeSystem,
+                    format!(
+                        "{RT}: component with no SNOMED CT coding and not a known blood pressure reading"
+                    ),
+                )),
+                Err(skip) => warn(skip),
+            }
+        }
+        readings.retain(|r| self.wanted.events.wants_code(r.0));
+        if readings.is_empty() {
+            return Ok(None);
+        }
+        let patient_id = patient_id(RT, v, "subject")?;
+        let date = first_date(RT, v, OBSERVATION_DATES)?;
+        for (code, value, unit, is_component) in readings {
+            if !self.wanted.events.wants(code, date) {
+                continue;
+            }
+            if is_component && value.is_none() {
+                let reason = format!("{RT}: component without a value");
+                self.warnings
+                    .add_for(WarningKind::BadValue, file, line, &reason, || {
+                        reason.clone()
+                    });
+                continue;
+            }
+            self.queue.push_back(Record::Event(Event {
+                patient_id: patient_id.to_owned(),
+                date,
+                code,
+                value,
+                unit,
+            }));
+        }
+        // The first now; the rest from the queue, counted as handed out.
+        Ok(self.queue.pop_front())
     }
 
     /// A MedicationRequest or MedicationStatement. Checked in this order:
@@ -634,6 +763,7 @@ impl Extractor {
         if !self.wanted.medications.wants_code(code) {
             return Ok(None);
         }
+        medication_status(rt, v)?;
         let (dates, quantity): (&[&str], _) = if rt == "MedicationRequest" {
             (
                 &["authoredOn"],
@@ -664,6 +794,146 @@ impl Extractor {
             records_mapped: self.records_mapped,
             warnings: self.warnings.to_vec(),
         }
+    }
+}
+
+/// The code of a status concept (the coding of `system`, else the first
+/// coding); none when absent.
+fn status_code<'a>(concept: Option<&'a Value>, system: &str) -> Option<&'a str> {
+    let all = codings(concept);
+    all.iter()
+        .find(|c| c.get("system").and_then(Value::as_str) == Some(system))
+        .or(all.first())
+        .map(|c| c.get("code").and_then(Value::as_str).unwrap_or("").trim())
+}
+
+/// Whether a Condition is a confirmed, current diagnosis: see README.md.
+/// (entered-in-error is left out before, for every resource type.)
+fn condition_status(v: &Value) -> Result<(), Skip> {
+    const RT: &str = "Condition";
+    const VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+    const CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+    match status_code(v.get("verificationStatus"), VERIFICATION) {
+        None | Some("confirmed") => {}
+        Some(code @ ("refuted" | "entered-in-error")) => {
+            return skip(
+                WarningKind::Other,
+                format!("{RT}: verificationStatus {code}"),
+            );
+        }
+        Some(code @ ("unconfirmed" | "provisional" | "differential")) => {
+            return skip(
+                WarningKind::Other,
+                format!("{RT}: verificationStatus {code}, not a confirmed diagnosis"),
+            );
+        }
+        Some(_) => {
+            return skip(
+                WarningKind::BadValue,
+                format!("{RT}: verificationStatus is not a condition-ver-status code"),
+            );
+        }
+    }
+    match status_code(v.get("clinicalStatus"), CLINICAL) {
+        None | Some("active" | "recurrence" | "relapse") => Ok(()),
+        Some(code @ ("inactive" | "resolved" | "remission")) => skip(
+            WarningKind::Other,
+            format!("{RT}: clinicalStatus {code} (the model has no resolution event)"),
+        ),
+        Some(_) => skip(
+            WarningKind::BadValue,
+            format!("{RT}: clinicalStatus is not a condition-clinical code"),
+        ),
+    }
+}
+
+/// Whether a MedicationRequest is an issue, and a MedicationStatement a
+/// medication taken: see README.md. (entered-in-error is left out before,
+/// for every resource type.)
+fn medication_status(rt: &str, v: &Value) -> Result<(), Skip> {
+    let status = text(v, "status");
+    if rt == "MedicationStatement" {
+        return match status {
+            Some("not-taken") => skip(WarningKind::Other, format!("{rt}: status not-taken")),
+            Some("intended") => skip(
+                WarningKind::Other,
+                format!("{rt}: status intended, not yet taken"),
+            ),
+            _ => Ok(()),
+        };
+    }
+    match status {
+        Some("active" | "completed" | "stopped") => {}
+        Some("on-hold") => {
+            return skip(
+                WarningKind::Other,
+                format!("{rt}: status on-hold, not known to have been issued"),
+            );
+        }
+        Some(s @ ("cancelled" | "draft" | "unknown")) => {
+            return skip(
+                WarningKind::Other,
+                format!("{rt}: status {s}, not an issue"),
+            );
+        }
+        _ => {
+            return skip(
+                WarningKind::BadValue,
+                format!("{rt}: no status, or not a medicationrequest-status code"),
+            );
+        }
+    }
+    match text(v, "intent") {
+        Some("order" | "original-order" | "reflex-order" | "filler-order" | "instance-order") => {
+            Ok(())
+        }
+        Some(i @ ("plan" | "proposal" | "option")) => skip(
+            WarningKind::Other,
+            format!("{rt}: intent {i}, not an issue"),
+        ),
+        _ => skip(
+            WarningKind::BadValue,
+            format!("{rt}: no intent, or not a medicationrequest-intent code"),
+        ),
+    }
+}
+
+/// An Observation's components (none: an empty slice).
+fn components(v: &Value) -> &[Value] {
+    v.get("component")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// `valueQuantity.value` and its unit (`unit`, else `code`).
+fn quantity(v: &Value) -> (Option<f64>, Option<String>) {
+    match v.get("valueQuantity") {
+        Some(q) => (
+            q.get("value").and_then(Value::as_f64),
+            text(q, "unit")
+                .or_else(|| text(q, "code"))
+                .map(str::to_owned),
+        ),
+        None => (None, None),
+    }
+}
+
+/// The model code of a component: the blood pressure reading its coding
+/// names (LOINC or SNOMED CT, see `BP_COMPONENTS`), else its first SNOMED
+/// CT coding; none if it has neither.
+fn component_code(c: &Value) -> Result<Option<u64>, Skip> {
+    let concept = c.get("code");
+    let reading = codings(concept).iter().find_map(|coding| {
+        let system = coding.get("system").and_then(Value::as_str)?;
+        let code = coding.get("code").and_then(Value::as_str)?.trim();
+        BP_COMPONENTS
+            .iter()
+            .find(|(s, c, _)| *s == system && *c == code)
+            .map(|b| b.2)
+    });
+    match reading {
+        Some(code) => Ok(Some(code)),
+        None => first_code("Observation", concept, SNOMED_CT, "component's SNOMED CT"),
     }
 }
 
@@ -778,5 +1048,19 @@ mod tests {
             "a cut line goes on to be warned about"
         );
         assert!(!may_be_wanted(b"{}", f));
+    }
+
+    #[test]
+    fn a_blood_pressure_panel_is_parsed_when_a_reading_is_wanted() {
+        // The request names the model's readings (SNOMED CT); a panel may
+        // code its components in LOINC, or in other SNOMED CT concepts.
+        let w = wanting(&[271649006]);
+        let loinc = br#"{"code":{"coding":[{"code":"85354-9"}]},"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]}}]}"#;
+        let snomed = br#"{"code":{"coding":[{"code":"163020007"}]},"component":[{"code":{"coding":[{"code":"72313002"}]}}]}"#;
+        let diastolic_only = br#"{"component":[{"code":{"coding":[{"code":"8462-4"}]}}]}"#;
+        assert!(may_be_wanted(loinc, &w.events));
+        assert!(may_be_wanted(snomed, &w.events));
+        assert!(!may_be_wanted(diastolic_only, &w.events));
+        assert!(may_be_wanted(diastolic_only, &wanting(&[271650006]).events));
     }
 }

@@ -321,6 +321,7 @@ class Mapper:
                 sex=sex,
                 postcode=optional(f[4]),
                 date_of_death=date_of_death,
+                death_date_unknown=False,
             )
         )
 

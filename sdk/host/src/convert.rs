@@ -71,6 +71,7 @@ pub fn record(r: wit::Record) -> model::Record {
             },
             postcode: p.postcode,
             date_of_death: p.date_of_death.as_ref().map(date),
+            death_date_unknown: p.death_date_unknown,
         }),
         wit::Record::Registration(r) => model::Record::Registration(model::Registration {
             patient_id: r.patient_id,

@@ -167,6 +167,7 @@ mod tests {
             sex: Sex::Unknown,
             postcode: None,
             date_of_death: None,
+            death_date_unknown: false,
         })
     }
 

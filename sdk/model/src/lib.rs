@@ -40,6 +40,11 @@ pub struct Patient {
     pub sex: Sex,
     pub postcode: Option<String>,
     pub date_of_death: Option<Date>,
+    /// The record says the patient died but gives no date; then
+    /// `date_of_death` is `None` (a patient with both breaks the model). Such
+    /// a patient counts as dead on every date.
+    #[serde(default)]
+    pub death_date_unknown: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -165,6 +170,10 @@ pub enum ModelError {
     },
     #[error("{table} record for patient '{patient}' has code 0, which is not a concept id")]
     ZeroCode { table: Table, patient: String },
+    #[error(
+        "patient '{patient}' has a date of death and is also marked as dead on an unknown date (a plugin sends one or the other)"
+    )]
+    DeathDateAndUnknown { patient: String },
 }
 
 impl Record {
@@ -188,7 +197,8 @@ impl Record {
 
     /// Checks the rules every record must keep: non-empty identifiers, real
     /// calendar dates, whole registration dates that do not run backwards,
-    /// finite numbers, non-zero codes and valid NHS numbers.
+    /// finite numbers, non-zero codes, valid NHS numbers, and a death either
+    /// dated or of unknown date, not both.
     pub fn validate(&self) -> Result<(), ModelError> {
         let table = self.table();
         let patient = self.patient_id();
@@ -231,6 +241,11 @@ impl Record {
                 }
                 if let Some(d) = &p.date_of_death {
                     date("date of death", d)?;
+                    if p.death_date_unknown {
+                        return Err(ModelError::DeathDateAndUnknown {
+                            patient: p.id.clone(),
+                        });
+                    }
                 }
                 if let Some(n) = &p.nhs_number
                     && !is_valid_nhs_number(n)
@@ -362,12 +377,36 @@ mod tests {
                 sex: Sex::Female,
                 postcode: None,
                 date_of_death: None,
+                death_date_unknown: false,
             })
         };
         assert_eq!(p("9434765919").validate(), Ok(()));
         assert!(matches!(
             p("9434765918").validate(),
             Err(ModelError::BadNhsNumber { .. })
+        ));
+    }
+
+    #[test]
+    fn a_death_is_dated_or_of_unknown_date_never_both() {
+        let p = |death: Option<Date>, unknown: bool| {
+            Record::Patient(Patient {
+                id: "p".into(),
+                nhs_number: None,
+                date_of_birth: None,
+                sex: Sex::Male,
+                postcode: None,
+                date_of_death: death,
+                death_date_unknown: unknown,
+            })
+        };
+        let d = Date::ymd(2024, 3, 1).expect("valid");
+        assert_eq!(p(Some(d), false).validate(), Ok(()));
+        assert_eq!(p(None, true).validate(), Ok(()));
+        assert_eq!(p(None, false).validate(), Ok(()));
+        assert!(matches!(
+            p(Some(d), true).validate(),
+            Err(ModelError::DeathDateAndUnknown { .. })
         ));
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct PatientState {
     dob: Option<Date>,
     sex: Option<Sex>,
     death: Option<Date>,
+    /// Dead on an unknown date: dead on every date (SPEC.md 4).
+    death_unknown: bool,
     nhs_number: Option<String>,
     excluded: bool,
     slots: Box<[Slot]>,
@@ -149,6 +151,7 @@ impl Evaluation {
                     dob: None,
                     sex: None,
                     death: None,
+                    death_unknown: false,
                     nhs_number: None,
                     excluded: false,
                     slots,
@@ -256,6 +259,7 @@ impl Evaluation {
                 st.dob = p.date_of_birth;
                 st.sex = Some(p.sex);
                 st.death = p.date_of_death;
+                st.death_unknown = p.death_date_unknown;
                 if keep_nhs {
                     st.nhs_number.clone_from(&p.nhs_number);
                 }
@@ -561,7 +565,7 @@ fn band_name(age: Option<i64>, bounds: &[u32]) -> String {
 }
 
 fn value_of<'a>(v: &Compiled, s: &Slot, st: &'a PatientState) -> Val<'a> {
-    let dead_by = |d: &Date| st.death.is_some_and(|x| key(&x) <= key(d));
+    let dead_by = |d: &Date| st.death_unknown || st.death.is_some_and(|x| key(&x) <= key(d));
     match (v, s) {
         (_, Slot::Date(d)) => d.map_or(Val::Null, Val::Date),
         (_, Slot::Value(x)) => x.map_or(Val::Null, |(_, x)| Val::Num(x)),

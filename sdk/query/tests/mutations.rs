@@ -133,6 +133,7 @@ fn records() -> Vec<Record> {
             sex: Sex::Female,
             postcode: None,
             date_of_death: None,
+            death_date_unknown: false,
         }),
         Record::Registration(Registration {
             patient_id: "p".into(),

@@ -20,6 +20,7 @@ fn dm020_over_many_patients() {
             sex: if i % 2 == 0 { Sex::Female } else { Sex::Male },
             postcode: None,
             date_of_death: None,
+            death_date_unknown: false,
         }));
         records.push(Record::Registration(Registration {
             patient_id: id.clone(),

@@ -173,6 +173,7 @@ pub fn record_to_wit(r: model::Record) -> wit::Record {
             },
             postcode: p.postcode,
             date_of_death: p.date_of_death.map(date_to_wit),
+            death_date_unknown: p.death_date_unknown,
         }),
         model::Record::Registration(r) => wit::Record::Registration(wit::Registration {
             patient_id: r.patient_id,

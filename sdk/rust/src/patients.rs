@@ -171,6 +171,7 @@ mod tests {
             sex,
             postcode: None,
             date_of_death: None,
+            death_date_unknown: false,
         }
     }
 

@@ -2,14 +2,14 @@
 //!
 //! ```text
 //! gpes-synth --seed 1 --patients 10000 --practice A81001 --out DIR [--date 2025-03-31]
-//!            [--format csv-export|fhir-ndjson]
+//!            [--format csv-export|fhir-ndjson] [--bp-panels]
 //! ```
 //!
 //! Generates the practice, writes its files into DIR in the chosen format
 //! (csv-export by default) and prints its [`Stats`](crate::Stats) and the
 //! time taken.
 
-use crate::{PracticeConfig, generate, write_csv_export, write_fhir_ndjson};
+use crate::{FhirOptions, PracticeConfig, generate, write_csv_export, write_fhir_ndjson_with};
 use gpes_model::Date;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +17,7 @@ use std::time::Instant;
 
 const USAGE: &str =
     "usage: gpes-synth --seed N --patients N --practice ODS --out DIR [--date YYYY-MM-DD]
-                  [--format csv-export|fhir-ndjson]
+                  [--format csv-export|fhir-ndjson] [--bp-panels]
 
 Writes a synthetic practice into DIR: with --format csv-export (the
 default), Patient.csv, Registration.csv, Observation.csv and Medication.csv
@@ -25,7 +25,9 @@ in the csv-export format; with --format fhir-ndjson, the same patients as a
 FHIR R4 bulk-data export (Patient.000.ndjson, EpisodeOfCare.000.ndjson,
 Observation.000.ndjson, ...). The same arguments give the same files, byte
 for byte. --patients is 1000 to 100000; --date is the extraction reference
-date (default 2025-03-31).";
+date (default 2025-03-31). --bp-panels (fhir-ndjson only) writes each
+patient's same-day systolic and diastolic readings as one blood pressure
+panel Observation with two components, not two Observations.";
 
 /// The file format written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +45,8 @@ pub struct Args {
     pub config: PracticeConfig,
     pub out: PathBuf,
     pub format: Format,
+    /// `--bp-panels`: blood pressure as panels (FHIR only).
+    pub bp_panels: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -50,10 +54,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut config = PracticeConfig::default();
     let mut out = None;
     let mut format = Format::default();
+    let mut bp_panels = false;
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
+        }
+        if flag == "--bp-panels" {
+            bp_panels = true;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -89,10 +98,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     }
     config.check().map_err(|e| e.to_string())?;
     let out = out.ok_or("--out DIR is required")?;
+    if bp_panels && format != Format::FhirNdjson {
+        return Err("--bp-panels needs --format fhir-ndjson".into());
+    }
     Ok(Args {
         config,
         out,
         format,
+        bp_panels,
     })
 }
 
@@ -114,10 +127,16 @@ pub fn main() -> ExitCode {
     let generated = started.elapsed();
     let (written, format) = match args.format {
         Format::CsvExport => (write_csv_export(&practice, &args.out), "csv-export"),
-        Format::FhirNdjson => (
-            write_fhir_ndjson(&practice, &args.out).map(|_| ()),
-            "fhir-ndjson",
-        ),
+        Format::FhirNdjson => {
+            let options = FhirOptions {
+                bp_panels: args.bp_panels,
+                ..FhirOptions::default()
+            };
+            (
+                write_fhir_ndjson_with(&practice, &args.out, &options).map(|_| ()),
+                "fhir-ndjson",
+            )
+        }
     };
     if let Err(e) = written {
         eprintln!("gpes-synth: writing {}: {e}", args.out.display());
@@ -166,6 +185,17 @@ mod tests {
         assert_eq!(a.format, Format::CsvExport);
         let f = parse(strings(&["--format", "fhir-ndjson", "--out", "x"])).expect("parses");
         assert_eq!(f.format, Format::FhirNdjson);
+        assert!(!f.bp_panels);
+        let p = parse(strings(&[
+            "--format",
+            "fhir-ndjson",
+            "--bp-panels",
+            "--out",
+            "x",
+        ]))
+        .expect("parses");
+        assert!(p.bp_panels);
+        assert!(parse(strings(&["--bp-panels", "--out", "x"])).is_err());
         assert!(parse(strings(&["--format", "fhir", "--out", "x"])).is_err());
         assert!(parse(strings(&["--patients", "10", "--out", "x"])).is_err());
         assert!(parse(strings(&["--seed", "one", "--out", "x"])).is_err());

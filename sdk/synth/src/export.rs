@@ -120,7 +120,20 @@ fn table<T>(
 /// for what is not recorded, quoting only where a field needs it, dates day
 /// first, observations coded in `SNOMED` and medications in `DMD`. Rows are
 /// streamed to the files; nothing is built in memory first.
+///
+/// The format has no way to say "died, date unknown": a practice with such a
+/// patient is refused (`InvalidInput`) rather than written as alive. The
+/// generator makes none.
 pub fn write_csv_export(practice: &Practice, dir: &Path) -> io::Result<()> {
+    if let Some(p) = practice.patients.iter().find(|p| p.death_date_unknown) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "patient {} is recorded as dead on an unknown date, which the csv-export format cannot hold",
+                p.id
+            ),
+        ));
+    }
     fs::create_dir_all(dir)?;
     table(dir, 0, &practice.patients, |p, f| {
         f[0].push_str(&p.id);

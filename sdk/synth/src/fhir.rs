@@ -16,6 +16,9 @@
 //! - event → `Condition` (diagnoses), `Immunization` (vaccinations) or
 //!   `Observation` (everything else, consultations included: the plugin
 //!   reads no Encounter or Procedure); a value or unit → `valueQuantity`.
+//!   With [`FhirOptions::bp_panels`], a patient's systolic and diastolic
+//!   readings of one day are written together as one blood pressure panel
+//!   `Observation` with two `component`s instead.
 //! - medication → `MedicationRequest` with `dispenseRequest.quantity` when
 //!   it has a quantity, else `MedicationStatement`.
 //! - one `Organization` per practice named by a registration (not read by
@@ -33,7 +36,7 @@ use crate::rng::SplitMix64;
 use gpes_model::{
     Date, Event, Medication, Patient, Precision, Registration, RegistrationType, Sex,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -58,6 +61,7 @@ const TYPES: [&str; 8] = [
 ];
 
 const SNOMED_CT: &str = "http://snomed.info/sct";
+const LOINC: &str = "http://loinc.org";
 const DMD: &str = "https://dmd.nhs.uk";
 const READ_V2: &str = "http://read.info/readv2";
 const UCUM: &str = "http://unitsofmeasure.org";
@@ -492,14 +496,42 @@ pub struct FhirCounts {
 /// before its start); it is written as a `cancelled` episode, which the
 /// plugin counts as not a registration and leaves out.
 pub fn write_fhir_ndjson(practice: &Practice, dir: &Path) -> io::Result<FhirCounts> {
-    write_split(practice, dir, FHIR_RESOURCES_PER_FILE)
+    write_fhir_ndjson_with(practice, dir, &FhirOptions::default())
 }
 
-pub(crate) fn write_split(
+/// How [`write_fhir_ndjson_with`] writes a practice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FhirOptions {
+    /// Resources a file holds before the next file of its type is started;
+    /// [`FHIR_RESOURCES_PER_FILE`] by default.
+    pub resources_per_file: usize,
+    /// Writes each pair of one patient's systolic and diastolic readings
+    /// (both with a value) of one day as one blood pressure panel
+    /// Observation (LOINC 85354-9 and SNOMED CT 75367002) with two
+    /// components (LOINC 8480-6 / 8462-4 beside SNOMED CT 271649006 /
+    /// 271650006), as many systems write them, instead of two Observations.
+    /// Several readings of one day are paired in the order of the events;
+    /// one left without a partner is written alone. The plugin reads either
+    /// form back as the same records. Off by default.
+    pub bp_panels: bool,
+}
+
+impl Default for FhirOptions {
+    fn default() -> Self {
+        FhirOptions {
+            resources_per_file: FHIR_RESOURCES_PER_FILE,
+            bp_panels: false,
+        }
+    }
+}
+
+/// [`write_fhir_ndjson`] with options.
+pub fn write_fhir_ndjson_with(
     practice: &Practice,
     dir: &Path,
-    per_file: usize,
+    options: &FhirOptions,
 ) -> io::Result<FhirCounts> {
+    let per_file = options.resources_per_file;
     assert!(per_file > 0, "a file must hold at least one resource");
     fs::create_dir_all(dir)?;
     remove_stale(dir)?;
@@ -530,9 +562,22 @@ pub(crate) fn write_split(
     let mut conditions = Ndjson::new(dir, "Condition", per_file);
     let mut observations = Ndjson::new(dir, "Observation", per_file);
     let mut immunizations = Ndjson::new(dir, "Immunization", per_file);
+    let (partner, second) = if options.bp_panels {
+        bp_pairs(&practice.events)
+    } else {
+        Default::default()
+    };
     for (i, e) in practice.events.iter().enumerate() {
         line.clear();
         let draw = ids.draw(K_EVENT, i as u64);
+        if second.contains(&i) {
+            continue;
+        }
+        if let Some(&j) = partner.get(&i) {
+            bp_panel(&mut line, e, &practice.events[j], &draw)?;
+            observations.line(&line)?;
+            continue;
+        }
         match event_resource(e) {
             EventResource::Condition => {
                 condition(&mut line, e, &draw);
@@ -641,6 +686,8 @@ fn patient(out: &mut String, p: &Patient, practice: &Practice, draw: &Draw) {
         } else {
             date_time(out, d, draw.pick(3, 600));
         }
+    } else if p.death_date_unknown {
+        out.push_str(r#","deceasedBoolean":true"#);
     }
     if let Some(pc) = &p.postcode {
         out.push_str(r#","address":[{"use":"home","postalCode":"#);
@@ -741,36 +788,123 @@ fn observation(out: &mut String, e: &Event, draw: &Draw) -> io::Result<()> {
         out.push_str(r#","issued":"#);
         date_time(out, from_days(to_days(e.date) + 1), minute);
     }
-    if e.value.is_some() || e.unit.is_some() {
-        out.push_str(r#","valueQuantity":{"#);
-        let mut sep = "";
-        if let Some(v) = e.value {
-            out.push_str(r#""value":"#);
-            json_number(out, v)?;
-            sep = ",";
+    value_quantity(out, e)?;
+    out.push('}');
+    Ok(())
+}
+
+/// Blood pressure pairs by event index: the first of each pair mapped to
+/// the second, and the set of seconds.
+type BpPairs = (HashMap<usize, usize>, HashSet<usize>);
+
+/// Same-day systolic and diastolic readings of one patient, both with a
+/// value, paired in the order of the events.
+fn bp_pairs(events: &[Event]) -> BpPairs {
+    /// One patient's day: its systolic and its diastolic readings.
+    type Day = (Vec<usize>, Vec<usize>);
+    let mut days: HashMap<(&str, Date), Day> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if e.value.is_none() {
+            continue;
         }
-        if let Some(u) = &e.unit {
-            let _ = write!(out, r#"{sep}"unit":"#);
+        let day = days.entry((e.patient_id.as_str(), e.date)).or_default();
+        match e.code {
+            SYSTOLIC_BP => day.0.push(i),
+            DIASTOLIC_BP => day.1.push(i),
+            _ => {}
+        }
+    }
+    let mut partner = HashMap::new();
+    let mut second = HashSet::new();
+    for (systolic, diastolic) in days.into_values() {
+        for (s, d) in systolic.into_iter().zip(diastolic) {
+            partner.insert(s.min(d), s.max(d));
+            second.insert(s.max(d));
+        }
+    }
+    (partner, second)
+}
+
+/// Appends `,"valueQuantity":{...}` for an event with a value or unit.
+fn value_quantity(out: &mut String, e: &Event) -> io::Result<()> {
+    if e.value.is_none() && e.unit.is_none() {
+        return Ok(());
+    }
+    out.push_str(r#","valueQuantity":{"#);
+    let mut sep = "";
+    if let Some(v) = e.value {
+        out.push_str(r#""value":"#);
+        json_number(out, v)?;
+        sep = ",";
+    }
+    if let Some(u) = &e.unit {
+        let _ = write!(out, r#"{sep}"unit":"#);
+        json_str(out, u);
+        if [
+            UNIT_MMOL_PER_MOL,
+            UNIT_MM_HG,
+            UNIT_PER_MIN,
+            UNIT_CELSIUS,
+            UNIT_PERCENT,
+            UNIT_KG,
+            UNIT_CM,
+            UNIT_KG_PER_M2,
+        ]
+        .contains(&u.as_str())
+        {
+            let _ = write!(out, r#","system":"{UCUM}","code":"#);
             json_str(out, u);
-            if [
-                UNIT_MMOL_PER_MOL,
-                UNIT_MM_HG,
-                UNIT_PER_MIN,
-                UNIT_CELSIUS,
-                UNIT_PERCENT,
-                UNIT_KG,
-                UNIT_CM,
-                UNIT_KG_PER_M2,
-            ]
-            .contains(&u.as_str())
-            {
-                let _ = write!(out, r#","system":"{UCUM}","code":"#);
-                json_str(out, u);
-            }
         }
-        out.push('}');
     }
     out.push('}');
+    Ok(())
+}
+
+/// One blood pressure panel Observation for a same-day pair of readings
+/// (`a` and `b`, one systolic and one diastolic, in either order).
+fn bp_panel(out: &mut String, a: &Event, b: &Event, draw: &Draw) -> io::Result<()> {
+    let (systolic, diastolic) = if a.code == SYSTOLIC_BP {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    out.push_str(r#"{"resourceType":"Observation","id":""#);
+    draw.uuid(out);
+    out.push('"');
+    meta(out, a.date, draw, Some("Observation"));
+    out.push_str(r#","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs","display":"Vital Signs"}]}],"code":{"coding":["#);
+    coding(
+        out,
+        LOINC,
+        "85354-9",
+        Some("Blood pressure panel with all children optional"),
+    );
+    out.push(',');
+    coding(out, SNOMED_CT, "75367002", Some("Blood pressure"));
+    out.push_str(r#"],"text":"Blood pressure"}"#);
+    subject(out, "subject", &a.patient_id);
+    out.push_str(r#","effectiveDateTime":"#);
+    date_time(out, a.date, draw.pick(1, 600));
+    out.push_str(r#","component":["#);
+    for (n, (e, loinc, display)) in [
+        (systolic, "8480-6", "Systolic blood pressure"),
+        (diastolic, "8462-4", "Diastolic blood pressure"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"code":{"coding":["#);
+        coding(out, LOINC, loinc, Some(display));
+        out.push(',');
+        coding(out, SNOMED_CT, &e.code.to_string(), Some(display));
+        out.push_str("]}");
+        value_quantity(out, e)?;
+        out.push('}');
+    }
+    out.push_str("]}");
     Ok(())
 }
 
@@ -1032,7 +1166,11 @@ mod tests {
         // A stale file of an earlier export is removed; others are kept.
         fs::write(split.path().join("Observation.999.ndjson"), "{}\n").expect("stale");
         fs::write(split.path().join("notes.ndjson"), "kept\n").expect("other");
-        let counts = write_split(&practice, split.path(), 1_000).expect("written");
+        let options = FhirOptions {
+            resources_per_file: 1_000,
+            ..FhirOptions::default()
+        };
+        let counts = write_fhir_ndjson_with(&practice, split.path(), &options).expect("written");
         let (whole, split) = (files(whole.path()), files(split.path()));
         assert_eq!(
             split.get("notes.ndjson").map(Vec::as_slice),

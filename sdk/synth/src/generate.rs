@@ -349,6 +349,7 @@ impl PatientGen<'_> {
             sex,
             postcode,
             date_of_death: death.map(from_days),
+            death_date_unknown: false,
         });
         self.observed_until = self.registrations(kind, death);
         if kind != Kind::Temporary {

@@ -22,7 +22,9 @@ pub mod rng;
 mod stats;
 
 pub use export::{HEADERS, write_csv_export};
-pub use fhir::{FHIR_RESOURCES_PER_FILE, FhirCounts, write_fhir_ndjson};
+pub use fhir::{
+    FHIR_RESOURCES_PER_FILE, FhirCounts, FhirOptions, write_fhir_ndjson, write_fhir_ndjson_with,
+};
 pub use generate::generate;
 pub use stats::Stats;
 

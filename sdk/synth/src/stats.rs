@@ -287,7 +287,7 @@ pub(crate) fn compute(p: &Practice) -> Stats {
     };
     let recent = |d: Date| d >= year_ago && d <= reference;
     for (pt, a) in p.patients.iter().zip(&acc) {
-        let dead = pt.date_of_death.is_some_and(|d| d <= reference);
+        let dead = pt.death_date_unknown || pt.date_of_death.is_some_and(|d| d <= reference);
         if dead {
             s.died += 1;
         }

@@ -242,6 +242,7 @@ async fn awkward_records_read_the_same_from_fhir_as_from_csv() {
         sex: Sex::Unknown,
         postcode: Some("LS1 \"4\" \\ AB".into()),
         date_of_death: Some(partial(2024, 1, Precision::Year)),
+        death_date_unknown: false,
     });
     practice.patients.push(Patient {
         id: "odd-2".into(),
@@ -250,6 +251,7 @@ async fn awkward_records_read_the_same_from_fhir_as_from_csv() {
         sex: Sex::Other,
         postcode: None,
         date_of_death: Some(d(2024, 3, 31)),
+        death_date_unknown: false,
     });
     let registration = |start, end, kind| Registration {
         patient_id: "odd-1".into(),
@@ -349,4 +351,66 @@ async fn every_example_query_answers_the_same_over_fhir_and_csv() {
         let n = csv[file].count(population);
         assert!(n.is_some_and(|n| n > 20), "{file}: {:?}", csv[file]);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blood_pressure_panels_answer_as_separate_readings() {
+    // The same patients written twice as FHIR: blood pressure as separate
+    // systolic and diastolic Observations, and as panels (one Observation,
+    // two components), as many systems and Synthea write it.
+    let practice = gpes_synth::generate(&PracticeConfig::new(2026, PRACTICE, 3_000));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let separate = dir.path().join("separate").join(PRACTICE);
+    let panels = dir.path().join("panels").join(PRACTICE);
+    let s = gpes_synth::write_fhir_ndjson(&practice, &separate).expect("written");
+    let options = gpes_synth::FhirOptions {
+        bp_panels: true,
+        ..gpes_synth::FhirOptions::default()
+    };
+    let p = gpes_synth::write_fhir_ndjson_with(&practice, &panels, &options).expect("written");
+    // Panels were written: each replaced two Observations by one.
+    let pairs = s.observations - p.observations;
+    let panel_lines: usize = std::fs::read_dir(&panels)
+        .expect("folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("Observation."))
+        })
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read")
+                .lines()
+                .filter(|l| l.contains(r#""component":["#))
+                .count()
+        })
+        .sum();
+    assert_eq!(panel_lines, pairs);
+    assert!(pairs > 1_000, "{pairs} panels");
+
+    let host = Host::new().expect("host");
+    // The same records, for a full request ...
+    let (_, fhir_plugin) = plugins(&host);
+    let (a, a_x) = extract_all(&fhir_plugin, &separate).await;
+    let (b, b_x) = extract_all(&fhir_plugin, &panels).await;
+    assert!(
+        a == b,
+        "only separate: {:?}\nonly panels: {:?}",
+        missing(&a, &b, 5),
+        missing(&b, &a, 5)
+    );
+    assert_eq!(a_x.summary.warnings, b_x.summary.warnings);
+    // ... and the same answer to every example query, whose filtered
+    // requests name the readings' SNOMED CT codes.
+    let separate_answers = answers(&host, gpes_plugin_artifacts::FHIR_NDJSON, &separate).await;
+    let panel_answers = answers(&host, gpes_plugin_artifacts::FHIR_NDJSON, &panels).await;
+    assert!(separate_answers.len() >= 8);
+    assert_eq!(separate_answers, panel_answers);
+    // HYP008 is about the readings, and finds some.
+    let n = panel_answers["hyp008.yaml"].count("HYP008_NUM");
+    assert!(
+        n.is_some_and(|n| n > 20),
+        "{:?}",
+        panel_answers["hyp008.yaml"]
+    );
 }

@@ -525,6 +525,7 @@ fn hostile_cases() -> Vec<Hostile> {
             sex,
             postcode: None,
             date_of_death: None,
+            death_date_unknown: false,
         })
     };
     let case = |name, append, warnings, added, lost| Hostile {

@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
             sex: Sex::Female,
             postcode: None,
             date_of_death: None,
+            death_date_unknown: false,
         }),
         Record::Event(Event {
             patient_id: "p".into(),

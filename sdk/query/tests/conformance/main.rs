@@ -51,6 +51,7 @@ pub fn patient(id: &str, dob: Option<&str>, sex: Sex, death: Option<&str>) -> Re
         sex,
         postcode: None,
         date_of_death: death.map(d),
+        death_date_unknown: false,
     })
 }
 

@@ -114,6 +114,7 @@ output:
         sex: Sex::Female,
         postcode: None,
         date_of_death: None,
+        death_date_unknown: false,
     }));
     r.push(ev("f", "2024-02-29", DM, None));
     let answer = run(q, &[], &r);
@@ -164,6 +165,7 @@ fn record_level_example_end_to_end() {
             sex,
             postcode: None,
             date_of_death: None,
+            death_date_unknown: false,
         })
     };
     let mut r = vec![

@@ -169,3 +169,75 @@ fn registration_type_and_start() {
         ],
     );
 }
+
+/// A patient recorded as dead on an unknown date (FHIR `deceasedBoolean`
+/// without a date) is dead on every date: registered on none, whatever the
+/// registrations say, and `date_of_death` is null. Registration type and
+/// start do not look at death.
+#[test]
+fn dead_on_an_unknown_date() {
+    let dead = |id: &str| {
+        Record::Patient(Patient {
+            id: id.into(),
+            nhs_number: None,
+            date_of_birth: Some(d("1940-01-01")),
+            sex: Sex::Female,
+            postcode: None,
+            date_of_death: None,
+            death_date_unknown: true,
+        })
+    };
+    let r = vec![
+        dead("dead-unknown"),
+        reg("dead-unknown", PRACTICE, "1980-01-01", None, true),
+        // Registered again later: still dead on every date.
+        dead("dead-unknown-came-back"),
+        reg(
+            "dead-unknown-came-back",
+            PRACTICE,
+            "1980-01-01",
+            Some("1990-01-01"),
+            true,
+        ),
+        reg("dead-unknown-came-back", PRACTICE, "2020-01-01", None, true),
+        dead("dead-unknown-unregistered"),
+        p("alive"),
+        reg("alive", PRACTICE, "1980-01-01", None, true),
+    ];
+    for on in ["2025-03-31", "1985-06-01"] {
+        check_variable_with(
+            &format!("registered on {on}"),
+            "{ registered: { on: PPED } }",
+            &[("PPED", on)],
+            &r,
+            &[
+                ("dead-unknown", "false"),
+                ("dead-unknown-came-back", "false"),
+                ("dead-unknown-unregistered", "false"),
+                ("alive", "true"),
+            ],
+        );
+    }
+    check_variable(
+        "date of death of a death of unknown date",
+        "{ date_of_death: }",
+        &r,
+        &[
+            ("dead-unknown", "null"),
+            ("dead-unknown-came-back", "null"),
+            ("dead-unknown-unregistered", "null"),
+            ("alive", "null"),
+        ],
+    );
+    check_variable(
+        "registration type does not look at death",
+        "{ registration_type: { on: PPED } }",
+        &r,
+        &[
+            ("dead-unknown", "regular"),
+            ("dead-unknown-came-back", "regular"),
+            ("dead-unknown-unregistered", "null"),
+            ("alive", "regular"),
+        ],
+    );
+}
