@@ -1,5 +1,5 @@
 use crate::common::*;
-use gpes_host::{ExtractionError, Limits};
+use gpes_host::{ExtractionError, HOST_CHECKS, Limits};
 use gpes_model::{
     CodeSet, Date, Precision, Record, RegistrationType, Request, Sex, Table, WarningKind,
 };
@@ -465,6 +465,7 @@ async fn a_repeated_patient_id_is_warned_on_every_line_and_kept_only_if_its_line
     let mut found: Vec<(WarningKind, &str, u64, u64, &str)> = s
         .warnings
         .iter()
+        .filter(|w| w.file != HOST_CHECKS)
         .map(|w| (w.kind, w.file.as_str(), w.line, w.count, w.message.as_str()))
         .collect();
     found.sort();
@@ -693,7 +694,15 @@ async fn hostile_input_is_a_counted_warning_naming_file_and_line_and_moves_nothi
         })
         .await
         .expect("the untouched practice extracts");
-    assert!(base_extraction.summary.warnings.is_empty());
+    // The host's one warning, for the registration at another practice, is
+    // in every case; the table below is of the plugin's.
+    assert!(
+        base_extraction
+            .summary
+            .warnings
+            .iter()
+            .all(|w| w.file == HOST_CHECKS)
+    );
     for case in hostile_cases() {
         let dir = practice();
         let mut new_lines = 0;
@@ -727,6 +736,7 @@ async fn hostile_input_is_a_counted_warning_naming_file_and_line_and_moves_nothi
         let mut got: Vec<_> = s
             .warnings
             .iter()
+            .filter(|w| w.file != HOST_CHECKS)
             .map(|w| (w.kind, w.file.as_str(), w.line, w.count))
             .collect();
         got.sort();

@@ -29,6 +29,17 @@ fn all_tables() -> Request {
     }
 }
 
+/// Every table but registrations: for exports written with one resource
+/// type and no EpisodeOfCare (an extraction asking for registrations and
+/// finding none naming the practice fails).
+fn all_but_registrations() -> Request {
+    Request {
+        practice: PRACTICE.into(),
+        tables: vec![Table::Patients, Table::Events, Table::Medications],
+        code_sets: vec![],
+    }
+}
+
 async fn extract(root: &Path, request: &Request) -> (Vec<Record>, Extraction) {
     let mut records = Vec::new();
     let extraction = plugin(gpes_plugin_artifacts::FHIR_NDJSON)
@@ -746,7 +757,7 @@ async fn blood_pressure_panels_become_one_event_per_reading() {
     ]);
 
     // Everything.
-    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    let (records, extraction) = extract(dir.path(), &all_but_registrations()).await;
     assert_eq!(
         events_of(&records),
         [
@@ -948,7 +959,7 @@ async fn conditions_not_confirmed_or_not_current_are_left_out_and_counted() {
         ),
     ];
 
-    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    let (records, extraction) = extract(dir.path(), &all_but_registrations()).await;
     assert_eq!(
         kept(&records),
         ["2024-01-01", "2024-01-02", "2024-01-10", "2024-01-11"]
@@ -1044,7 +1055,7 @@ async fn only_medication_requests_that_were_issued_are_medications() {
         statements.join("\n"),
     )
     .expect("write");
-    let (records, extraction) = extract(dir.path(), &all_tables()).await;
+    let (records, extraction) = extract(dir.path(), &all_but_registrations()).await;
     let dates: Vec<String> = records
         .iter()
         .filter_map(|r| match r {
