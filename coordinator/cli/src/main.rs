@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use gpes_client::Uplink;
 use gpes_protocol::{
     Answer, Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse,
-    DataClass, JobStatus, Purpose, ResultOutput, Run, RunView, WarningCount,
+    DataClass, JobStatus, Page, Purpose, ResultOutput, ResultRow, Run, RunResults, RunSummary,
+    WarningCount,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,14 +52,28 @@ enum Command {
         #[command(subcommand)]
         command: CollectionCommand,
     },
-    /// Runs and their results.
+    /// Runs, newest first, with their jobs counted by state; or, with
+    /// --wait-for, one collection's newest run and its results once every
+    /// job is finished.
     Runs {
-        /// Wait until a run of this collection has every job done.
+        /// Only runs of this collection.
+        #[arg(long)]
+        collection: Option<String>,
+        /// At most this many runs (newest first).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Wait until the newest run of this collection has no job pending
+        /// or running, then print its results.
         #[arg(long)]
         wait_for: Option<String>,
         /// How long to wait, in seconds.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+    },
+    /// One run: its results, or cancel it, or retry its failed jobs.
+    Run {
+        #[command(subcommand)]
+        command: RunCommand,
     },
     /// Query files, offline: check them, explain them in plain English.
     Query {
@@ -76,6 +91,16 @@ enum QueryCommand {
     },
     /// Print a query's rules in plain English.
     Explain { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum RunCommand {
+    /// A run's counts and every practice's result.
+    Show { id: String },
+    /// Stop handing out the run's waiting jobs; results already stored stay.
+    Cancel { id: String },
+    /// Hand the run's failed and expired jobs out again.
+    Retry { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,6 +137,10 @@ enum CollectionCommand {
         purpose: Purpose,
         #[arg(long, value_parser = parse_data_class)]
         data_class: DataClass,
+        /// Hours after a run fires until its waiting jobs expire (default:
+        /// the coordinator's run_deadline_hours).
+        #[arg(long)]
+        deadline_hours: Option<u64>,
     },
     /// List collections.
     List,
@@ -281,6 +310,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     practices,
                     purpose,
                     data_class,
+                    deadline_hours,
                 } => {
                     let mut parameters = BTreeMap::new();
                     for p in params {
@@ -302,6 +332,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                                 practices: practices.clone(),
                                 purpose: *purpose,
                                 data_class: *data_class,
+                                deadline_seconds: deadline_hours.map(|h| h.saturating_mul(3600)),
                             },
                             TIMEOUT,
                         )
@@ -313,7 +344,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     }
                 }
                 CollectionCommand::List => {
-                    let cs: Vec<Collection> = up.get("/v1/collections", TIMEOUT).await?;
+                    let cs: Vec<Collection> = all_pages(&up, "/v1/collections", u32::MAX).await?;
                     if args.json {
                         println!("{}", serde_json::to_string_pretty(&cs)?);
                     } else {
@@ -336,30 +367,54 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Runs { wait_for, timeout } => {
+        Command::Runs {
+            collection,
+            limit,
+            wait_for,
+            timeout,
+        } => {
             let up = uplink(&args)?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(*timeout);
-            let views = loop {
-                let views: Vec<RunView> = up.get("/v1/runs", TIMEOUT).await?;
-                let Some(collection) = wait_for else {
-                    break views;
-                };
-                // The first run of the collection with every job done.
-                if let Some(done) = views.iter().find(|v| {
-                    v.run.collection_id == *collection
-                        && v.results.iter().all(|r| r.status == JobStatus::Done)
-                }) {
-                    break vec![done.clone()];
+            match wait_for {
+                Some(collection) => {
+                    let results = wait_for_run(&up, collection, *timeout).await?;
+                    print_results(&args, &results)?;
                 }
-                if tokio::time::Instant::now() >= deadline {
-                    bail!("no run of {collection} finished within {timeout} s");
+                None => {
+                    let path = match collection {
+                        Some(c) => format!("/v1/runs?collection={}", encode(c)),
+                        None => "/v1/runs".to_owned(),
+                    };
+                    let runs: Vec<RunSummary> = all_pages(&up, &path, *limit).await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&runs)?);
+                    } else {
+                        print_summaries(&runs);
+                    }
                 }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            };
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&views)?);
-            } else {
-                print_runs(&views);
+            }
+        }
+        Command::Run { command } => {
+            let up = uplink(&args)?;
+            match command {
+                RunCommand::Show { id } => {
+                    let results = run_results(&up, id).await?;
+                    print_results(&args, &results)?;
+                }
+                RunCommand::Cancel { id } | RunCommand::Retry { id } => {
+                    let verb = if matches!(command, RunCommand::Cancel { .. }) {
+                        "cancel"
+                    } else {
+                        "retry"
+                    };
+                    let summary: RunSummary = up
+                        .post(&format!("/v1/runs/{}/{verb}", encode(id)), &(), TIMEOUT)
+                        .await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&summary)?);
+                    } else {
+                        print_summaries(std::slice::from_ref(&summary));
+                    }
+                }
             }
         }
     }
@@ -393,31 +448,158 @@ fn warnings_note(warnings: &[WarningCount]) -> String {
     format!(" (warnings: {})", parts.join(", "))
 }
 
-fn print_runs(views: &[RunView]) {
-    println!(
-        "{:<24} {:<8} {:<8} {:<50} extract hash",
-        "collection", "practice", "status", "result"
-    );
-    for v in views {
-        for r in &v.results {
-            let result = r
-                .result
-                .as_ref()
-                .map(|a| summarise(a) + &warnings_note(&r.data_quality_warnings))
-                .unwrap_or_else(|| "-".into());
-            let status = match r.status {
-                JobStatus::Pending => "pending",
-                JobStatus::Leased => "running",
-                JobStatus::Done => "done",
-            };
-            let hash = r
-                .extract_hash
-                .map(|h| h.to_string())
-                .unwrap_or_else(|| "-".into());
-            println!(
-                "{:<24} {:<8} {:<8} {:<50} {}",
-                v.collection_name, r.practice, status, result, hash
-            );
+/// A path segment or query value, percent-encoded where needed.
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
+    out
+}
+
+/// Follows a list's cursors until `limit` items or the last page.
+async fn all_pages<T: serde::de::DeserializeOwned>(
+    up: &Uplink,
+    path: &str,
+    limit: u32,
+) -> anyhow::Result<Vec<T>> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    let sep = if path.contains('?') { '&' } else { '?' };
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}cursor={}", encode(c)),
+            None => path.to_owned(),
+        };
+        let page: Page<T> = up.get(&url, TIMEOUT).await?;
+        items.extend(page.items);
+        if items.len() >= limit as usize {
+            items.truncate(limit as usize);
+            return Ok(items);
+        }
+        match page.next {
+            Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
+
+/// A run's summary and every practice's result, page by page.
+async fn run_results(up: &Uplink, id: &str) -> anyhow::Result<RunResults> {
+    let base = format!("/v1/runs/{}/results", encode(id));
+    let mut first: RunResults = up.get(&base, TIMEOUT).await?;
+    let mut next = first.next.take();
+    while let Some(cursor) = next {
+        let page: RunResults = up
+            .get(&format!("{base}?cursor={}", encode(&cursor)), TIMEOUT)
+            .await?;
+        first.results.extend(page.results);
+        next = page.next.filter(|n| *n != cursor);
+    }
+    Ok(first)
+}
+
+/// Waits until the newest run of `collection` has nothing pending or
+/// running, and returns its results.
+async fn wait_for_run(up: &Uplink, collection: &str, timeout: u64) -> anyhow::Result<RunResults> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let path = format!("/v1/runs?collection={}&limit=1", encode(collection));
+    loop {
+        let page: Page<RunSummary> = up.get(&path, TIMEOUT).await?;
+        if let Some(newest) = page.items.first()
+            && newest.jobs.finished()
+        {
+            return run_results(up, &newest.run.id).await;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            match page.items.first() {
+                Some(r) => bail!(
+                    "run {} of {collection} did not finish within {timeout} s ({} pending, {} running)",
+                    r.run.id,
+                    r.jobs.pending,
+                    r.jobs.leased
+                ),
+                None => bail!("{collection} has no run yet after {timeout} s"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn status_name(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Pending => "pending",
+        JobStatus::Leased => "running",
+        JobStatus::Done => "done",
+        JobStatus::Failed => "failed",
+        JobStatus::Expired => "expired",
+        JobStatus::Cancelled => "cancelled",
+    }
+}
+
+fn print_summaries(runs: &[RunSummary]) {
+    println!(
+        "{:<26} {:<24} {:<10} {:>5} {:>5} {:>7} {:>6} {:>7} {:>4}",
+        "run", "collection", "parameters", "done", "late", "running", "failed", "expired", "all"
+    );
+    for r in runs {
+        let params: Vec<String> = r.run.parameters.values().cloned().collect();
+        let mut name = r.collection_name.clone();
+        if r.run.cancelled_ms.is_some() {
+            name.push_str(" (cancelled)");
+        }
+        println!(
+            "{:<26} {:<24} {:<10} {:>5} {:>5} {:>7} {:>6} {:>7} {:>4}",
+            r.run.id,
+            name,
+            params.join(","),
+            r.jobs.done,
+            r.jobs.late,
+            r.jobs.pending + r.jobs.leased,
+            r.jobs.failed,
+            r.jobs.expired,
+            r.jobs.total()
+        );
+    }
+}
+
+fn print_results(args: &Args, results: &RunResults) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(results)?);
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<8} {:<9} {:<50} extract hash",
+        "collection", "practice", "status", "result"
+    );
+    for r in &results.results {
+        println!(
+            "{:<24} {:<8} {:<9} {:<50} {}",
+            results.summary.collection_name,
+            r.practice,
+            status_name(r.status),
+            result_text(r),
+            r.extract_hash
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(())
+}
+
+/// The result column: the answer in a few words, or why there is none.
+fn result_text(r: &ResultRow) -> String {
+    let mut text = match (&r.result, &r.last_error) {
+        (Some(a), _) => summarise(a) + &warnings_note(&r.data_quality_warnings),
+        (None, Some(e)) => format!("{} attempt(s): {e}", r.attempts),
+        (None, None) => "-".into(),
+    };
+    if r.late {
+        text.push_str(" (late)");
+    }
+    text
 }

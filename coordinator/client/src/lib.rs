@@ -5,7 +5,7 @@
 //! only speaks HTTP over it.
 
 use bytes::Bytes;
-use gpes_protocol::{ErrorBody, PROTOCOL_VERSION, VERSION_HEADER, check_version};
+use gpes_protocol::{PROTOCOL_VERSION, Problem, VERSION_HEADER, check_version};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
@@ -189,8 +189,8 @@ impl Uplink {
         driver.abort();
         check_version(theirs).map_err(|e| UplinkError::BadAnswer(e.to_string()))?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<ErrorBody>(&body)
-                .map(|e| e.message)
+            let message = serde_json::from_slice::<Problem>(&body)
+                .map(|e| e.detail)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
             return Err(UplinkError::Refused {
                 status: status.as_u16(),

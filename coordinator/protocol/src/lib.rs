@@ -79,7 +79,6 @@ pub enum DataClass {
 /// file the operator wrote (so the agent can show and re-check it: the
 /// agent parses `source`, and runs it only if its canonical hash is `hash`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct QuerySpec {
     pub canonical: String,
     pub hash: ContentHash,
@@ -98,7 +97,6 @@ pub struct EnrollRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EnrollResponse {
     pub agent_id: String,
     pub certificate_pem: String,
@@ -111,22 +109,71 @@ pub struct EnrollResponse {
 
 /// `POST /v1/jobs/poll`: waits up to `wait_ms` for jobs of the given
 /// practices (all the agent serves when empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PollRequest {
     pub practices: Vec<String>,
     pub wait_ms: u64,
+    /// The agent's state, sent with each poll (protocol 2; absent from
+    /// older agents).
+    #[serde(default)]
+    pub heartbeat: Option<Heartbeat>,
+    /// Jobs whose extract the agent holds sealed in its buffer, not yet
+    /// acknowledged: their leases are extended rather than the jobs handed
+    /// out again.
+    #[serde(default)]
+    pub held: Vec<String>,
+}
+
+/// An agent's state, as it reports it with each poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub agent_version: String,
+    #[serde(default)]
+    pub practices: Vec<PracticeHeartbeat>,
+}
+
+/// One served practice's line in a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeHeartbeat {
+    pub practice: String,
+    pub plugin_name: String,
+    pub plugin_version: String,
+    /// Extracts sealed and waiting for a receipt.
+    pub buffer_depth: u64,
+    pub last_error: Option<String>,
+}
+
+/// `POST /v1/failures`: an extraction that did not give an extract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureReport {
+    pub job_id: String,
+    /// What went wrong, for the operator.
+    pub reason: String,
+    /// Whether running it again could help (a plugin crash, a busy
+    /// machine), or not (the site's policy refuses the job).
+    pub retryable: bool,
+}
+
+/// The coordinator's answer to a failure report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureAck {
+    pub job_id: String,
+    /// `pending` (to be retried after `retry_at_ms`) or `failed`.
+    pub status: JobStatus,
+    pub retry_at_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PollResponse {
     pub jobs: Vec<Job>,
 }
 
 /// One practice's part of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Job {
     pub job_id: String,
     pub collection_id: String,
@@ -152,7 +199,6 @@ pub struct UploadRequest {
 
 /// Sent only after the coordinator's store has flushed the result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Receipt {
     pub job_id: String,
     pub extract_hash: ContentHash,
@@ -224,7 +270,6 @@ pub struct CreateTokenRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateTokenResponse {
     /// The copyable token to give the agent's installer.
     pub token: String,
@@ -249,11 +294,14 @@ pub struct CreateCollectionRequest {
     pub practices: Vec<String>,
     pub purpose: Purpose,
     pub data_class: DataClass,
+    /// How long after it fires a run takes uploads before its waiting
+    /// jobs expire; the coordinator's default when absent.
+    #[serde(default)]
+    pub deadline_seconds: Option<u64>,
 }
 
 /// A collection: a query, its parameters, when it runs and for whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Collection {
     pub id: String,
     pub name: String,
@@ -263,18 +311,65 @@ pub struct Collection {
     pub practices: Vec<String>,
     pub purpose: Purpose,
     pub data_class: DataClass,
+    pub deadline_seconds: u64,
     pub created_ms: u64,
 }
 
 /// One firing of a collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Run {
     pub id: String,
     pub collection_id: String,
     /// When the schedule said it was due (or when an operator asked).
     pub fired_ms: u64,
-    pub jobs: Vec<String>,
+    /// After this, waiting jobs expire (uploads are still stored, late).
+    pub deadline_ms: u64,
+    /// The run's parameters, `run-date` resolved.
+    pub parameters: BTreeMap<String, String>,
+    pub job_count: u64,
+    /// Set when an operator cancelled the run.
+    #[serde(default)]
+    pub cancelled_ms: Option<u64>,
+}
+
+/// How many of a run's jobs are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    pub pending: u64,
+    pub leased: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub expired: u64,
+    pub cancelled: u64,
+    /// Done, but stored after the run's deadline.
+    pub late: u64,
+}
+
+impl JobCounts {
+    pub fn total(&self) -> u64 {
+        self.pending + self.leased + self.done + self.failed + self.expired + self.cancelled
+    }
+    /// Nothing left to wait for.
+    pub fn finished(&self) -> bool {
+        self.pending == 0 && self.leased == 0
+    }
+}
+
+/// A run with its jobs counted by state: one line of `GET /v1/runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run: Run,
+    pub collection_name: String,
+    pub jobs: JobCounts,
+}
+
+/// One page of a list; `next` is the cursor of the next page, absent on
+/// the last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// Where a job is.
@@ -284,15 +379,28 @@ pub enum JobStatus {
     Pending,
     Leased,
     Done,
+    Failed,
+    Expired,
+    Cancelled,
 }
 
 /// One practice's line in a run's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ResultRow {
     pub job_id: String,
     pub practice: String,
     pub status: JobStatus,
+    /// Extractions handed out and failed so far.
+    #[serde(default)]
+    pub attempts: u64,
+    /// The last failure the agent reported.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub stored_ms: Option<u64>,
+    /// Stored after the run's deadline.
+    #[serde(default)]
+    pub late: bool,
     pub extract_hash: Option<ContentHash>,
     /// The engine's answer, when done.
     pub result: Option<Answer>,
@@ -301,13 +409,13 @@ pub struct ResultRow {
     pub data_quality_warnings: Vec<WarningCount>,
 }
 
-/// `GET /v1/runs`: every run with its jobs' results.
+/// `GET /v1/runs/{id}/results`: one page of a run's per-practice lines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunView {
-    pub run: Run,
-    pub collection_name: String,
+pub struct RunResults {
+    pub summary: RunSummary,
     pub results: Vec<ResultRow>,
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 // ---- errors ----
@@ -323,15 +431,41 @@ pub enum ErrorCode {
     Conflict,
     VersionMismatch,
     TooLarge,
+    UnsupportedMediaType,
+    Unprocessable,
+    MethodNotAllowed,
+    Timeout,
+    Unavailable,
     Internal,
+    /// A code this side does not know (a newer peer).
+    #[serde(other)]
+    Other,
 }
 
-/// The body of every error response.
+/// The media type of error bodies (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The body of every error response: an RFC 9457 problem with the stable
+/// `code` as an extension member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    pub error: ErrorCode,
-    pub message: String,
+pub struct Problem {
+    #[serde(rename = "type", default = "about_blank")]
+    pub kind: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub status: u16,
+    /// What was wrong and what to do, for people.
+    #[serde(default)]
+    pub detail: String,
+    pub code: ErrorCode,
+    /// The request's id, as in the coordinator's log.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+fn about_blank() -> String {
+    "about:blank".into()
 }
 
 #[cfg(test)]

@@ -12,8 +12,20 @@ use tokio_util::sync::CancellationToken;
 #[command(version)]
 struct Args {
     /// Configuration file (TOML).
-    #[arg(long, short, env = "GPES_COORDINATOR_CONFIG")]
-    config: PathBuf,
+    #[arg(long, short, env = "GPES_COORDINATOR_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Make the CA and the 256-bit admin token in the data directory, once
+    /// (files already there are kept), then exit. Replicas over one
+    /// PostgreSQL are given copies of these files.
+    Init,
+    /// Serve (the default).
+    Serve,
 }
 
 async fn async_main() -> ExitCode {
@@ -25,13 +37,33 @@ async fn async_main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    let config = match crate::Config::load(&args.config) {
+    let Some(config_path) = args.config else {
+        eprintln!("gpes-coordinator: --config FILE (or GPES_COORDINATOR_CONFIG) is needed");
+        return ExitCode::from(2);
+    };
+    let config = match crate::Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gpes-coordinator: {e}");
             return ExitCode::from(2);
         }
     };
+    if matches!(args.command, Some(Command::Init)) {
+        return match crate::init(&config.data_dir) {
+            Ok(()) => {
+                println!(
+                    "initialised {}: the CA in ca/, the admin token in {}",
+                    config.data_dir.display(),
+                    crate::ADMIN_TOKEN_FILE
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gpes-coordinator init: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let shutdown = CancellationToken::new();
     let running = match crate::start(
         config,

@@ -37,6 +37,31 @@ pub struct Config {
     /// How often the scheduler looks for due collections.
     #[serde(default = "default_scheduler_tick_ms")]
     pub scheduler_tick_ms: u64,
+    /// A PostgreSQL URL (`postgres://user:password@host/db`) for the store
+    /// several replicas share; absent, the store is SQLite in `data_dir`.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// How long a run takes uploads before its waiting jobs expire, unless
+    /// the collection says otherwise.
+    #[serde(default = "default_run_deadline_hours")]
+    pub run_deadline_hours: u64,
+    /// Connections held at once on the operator listener; at the cap the
+    /// oldest that has sent no request is closed to make room.
+    #[serde(default = "default_operator_max_connections")]
+    pub operator_max_connections: usize,
+    /// Connections held at once on the agent listener: above the number
+    /// of agents served (each long-poll holds one).
+    #[serde(default = "default_agent_max_connections")]
+    pub agent_max_connections: usize,
+    /// Longest a TLS handshake may take.
+    #[serde(default = "default_timeout_seconds")]
+    pub handshake_timeout_seconds: u64,
+    /// Longest a request's headers may take to arrive.
+    #[serde(default = "default_timeout_seconds")]
+    pub header_timeout_seconds: u64,
+    /// Longest a request's body may take to arrive once its headers have.
+    #[serde(default = "default_body_timeout_seconds")]
+    pub body_timeout_seconds: u64,
 }
 
 fn default_agent_listen() -> SocketAddr {
@@ -56,6 +81,21 @@ fn default_agent_cert_days() -> u32 {
 }
 fn default_scheduler_tick_ms() -> u64 {
     1000
+}
+fn default_run_deadline_hours() -> u64 {
+    72
+}
+fn default_operator_max_connections() -> usize {
+    4096
+}
+fn default_agent_max_connections() -> usize {
+    30_000
+}
+fn default_timeout_seconds() -> u64 {
+    10
+}
+fn default_body_timeout_seconds() -> u64 {
+    30
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +122,13 @@ impl Config {
             lease_seconds: default_lease_seconds(),
             agent_cert_days: default_agent_cert_days(),
             scheduler_tick_ms: default_scheduler_tick_ms(),
+            database_url: None,
+            run_deadline_hours: default_run_deadline_hours(),
+            operator_max_connections: default_operator_max_connections(),
+            agent_max_connections: default_agent_max_connections(),
+            handshake_timeout_seconds: default_timeout_seconds(),
+            header_timeout_seconds: default_timeout_seconds(),
+            body_timeout_seconds: default_body_timeout_seconds(),
         }
     }
 
@@ -90,13 +137,74 @@ impl Config {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        if config.lease_seconds == 0 || config.scheduler_tick_ms == 0 {
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                message: "lease_seconds and scheduler_tick_ms must be above zero".into(),
-            });
-        }
+        config.check().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
         Ok(config)
+    }
+
+    /// Values that can never work are refused, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        let max_leaf = gpes_pki::MAX_LEAF_VALIDITY_DAYS;
+        let checks: [(&str, bool, String); 9] = [
+            (
+                "lease_seconds",
+                (1..=86_400).contains(&self.lease_seconds),
+                "between 1 and 86400".into(),
+            ),
+            (
+                "scheduler_tick_ms",
+                (10..=3_600_000).contains(&self.scheduler_tick_ms),
+                "between 10 and 3600000".into(),
+            ),
+            (
+                "agent_cert_days",
+                (1..=max_leaf).contains(&self.agent_cert_days),
+                format!("between 1 and {max_leaf} (the longest the CA issues)"),
+            ),
+            (
+                "run_deadline_hours",
+                (1..=8784).contains(&self.run_deadline_hours),
+                "between 1 and 8784 (366 days)".into(),
+            ),
+            (
+                "operator_max_connections",
+                (16..=1_000_000).contains(&self.operator_max_connections),
+                "between 16 and 1000000".into(),
+            ),
+            (
+                "agent_max_connections",
+                (16..=1_000_000).contains(&self.agent_max_connections),
+                "between 16 and 1000000".into(),
+            ),
+            (
+                "handshake_timeout_seconds",
+                (1..=300).contains(&self.handshake_timeout_seconds),
+                "between 1 and 300".into(),
+            ),
+            (
+                "header_timeout_seconds",
+                (1..=300).contains(&self.header_timeout_seconds),
+                "between 1 and 300".into(),
+            ),
+            (
+                "body_timeout_seconds",
+                (1..=600).contains(&self.body_timeout_seconds),
+                "between 1 and 600".into(),
+            ),
+        ];
+        for (key, ok, range) in checks {
+            if !ok {
+                return Err(format!("{key} must be {range}"));
+            }
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err("database_url must be a postgres:// URL; leave it out for the embedded SQLite store".into());
+        }
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -119,6 +227,20 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("lease_secs"), "{msg}");
         assert!(msg.contains("c.toml"), "{msg}");
+    }
+
+    #[test]
+    fn values_that_can_never_work_are_refused() {
+        for (text, key) in [
+            ("agent_cert_days = 5000", "agent_cert_days"),
+            ("agent_cert_days = 0", "agent_cert_days"),
+            ("lease_seconds = 0", "lease_seconds"),
+            ("database_url = \"mysql://x\"", "database_url"),
+        ] {
+            let err = Config::parse(&format!("data_dir = \"/x\"\n{text}\n"), Path::new("c.toml"))
+                .expect_err(text);
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Turns due collections into runs. A collection whose schedule fired while
-//! the coordinator was down gets one run, for the latest time it was due
-//! (as anacron does), not one per missed time.
+//! Turns due collections into runs, and expires jobs past their run's
+//! deadline. A collection whose schedule fired while no scheduler ran gets
+//! one run, for the latest time it was due (as anacron does), not one per
+//! missed time. Only the replica holding the scheduler's lease ticks.
 
-use crate::state::{Refusal, State};
+use crate::db::{self, Db};
+use crate::domain::Refusal;
 use chrono::{DateTime, TimeZone, Utc};
 use gpes_protocol::Run;
 use gpes_schedule::Schedule;
@@ -26,13 +28,11 @@ pub fn from_ms(ms: u64) -> DateTime<Utc> {
 }
 
 /// One look at every scheduled collection at time `now`: fires each that
-/// came due since it was last considered. Returns the runs created.
-pub fn tick(state: &State, now: DateTime<Utc>) -> Result<Vec<Run>, Refusal> {
+/// came due since it was last considered, and expires jobs past their
+/// deadline. Returns the runs created.
+pub async fn tick(db: &Db, now: DateTime<Utc>) -> Result<Vec<Run>, Refusal> {
     let mut fired = Vec::new();
-    for collection in state.collections()? {
-        if collection.schedule.is_empty() {
-            continue;
-        }
+    for (collection, mark) in db::collections::scheduled(db).await? {
         let schedule = match Schedule::parse(&collection.schedule) {
             Ok(s) => s,
             Err(e) => {
@@ -42,19 +42,23 @@ pub fn tick(state: &State, now: DateTime<Utc>) -> Result<Vec<Run>, Refusal> {
                 continue;
             }
         };
-        let since = state
-            .schedule_mark(&collection.id)?
-            .unwrap_or(collection.created_ms);
-        let since = from_ms(since);
+        let since = from_ms(mark.unwrap_or(collection.created_ms));
         if since >= now {
             continue;
         }
         if let Some(due) = schedule.fires_between(since, now).last() {
-            let run = state.fire(&collection, ms(due), &london_date(due))?;
-            tracing::info!(collection = %collection.id, run = %run.id, jobs = run.jobs.len(), "collection fired");
-            fired.push(run);
+            let (run, created) =
+                db::jobs::fire(db, &collection, ms(due), ms(now), &london_date(due)).await?;
+            if created {
+                tracing::info!(collection = %collection.id, run = %run.id, jobs = run.job_count, "collection fired");
+                fired.push(run);
+            }
         }
-        state.set_schedule_mark(&collection.id, ms(now))?;
+        db::collections::set_schedule_mark(db, &collection.id, ms(now)).await?;
+    }
+    let expired = db::jobs::expire_due(db, ms(now)).await?;
+    if expired > 0 {
+        tracing::warn!(jobs = expired, "jobs expired at their run's deadline");
     }
     Ok(fired)
 }

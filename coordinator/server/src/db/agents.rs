@@ -1,0 +1,184 @@
+//! Enrollment tokens and agents: the practices each serves, its heartbeat,
+//! its revocation.
+
+use super::{Db, to_i64};
+use crate::domain::Refusal;
+use gpes_protocol::Heartbeat;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub agent_id: String,
+    pub practices: String,
+    pub expires_ms: i64,
+    pub used_ms: Option<i64>,
+}
+
+impl TokenRow {
+    pub fn practices(&self) -> Vec<String> {
+        serde_json::from_str(&self.practices).unwrap_or_default()
+    }
+}
+
+/// Records a one-time token for a new agent, by the hash of its secret.
+pub async fn create_token(
+    db: &Db,
+    secret_hash: &str,
+    agent_id: &str,
+    practices: &[String],
+    now_ms: u64,
+    expires_ms: u64,
+) -> Result<(), Refusal> {
+    if practices.is_empty() {
+        return Err(Refusal::Invalid(
+            "an enrollment token must name at least one practice".into(),
+        ));
+    }
+    let practices = serde_json::to_string(practices).map_err(|e| Refusal::Store(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO enrollment_tokens (secret_hash, agent_id, practices, created_ms, expires_ms) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(secret_hash)
+    .bind(agent_id)
+    .bind(practices)
+    .bind(to_i64(now_ms))
+    .bind(to_i64(expires_ms))
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Checks a token without using it up.
+pub async fn check_token(db: &Db, secret_hash: &str, now_ms: u64) -> Result<TokenRow, Refusal> {
+    let row: TokenRow = sqlx::query_as(
+        "SELECT agent_id, practices, expires_ms, used_ms FROM enrollment_tokens WHERE secret_hash = $1",
+    )
+    .bind(secret_hash)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(Refusal::UnknownToken)?;
+    if row.used_ms.is_some() {
+        return Err(Refusal::TokenUsed);
+    }
+    if to_i64(now_ms) >= row.expires_ms {
+        return Err(Refusal::TokenExpired);
+    }
+    Ok(row)
+}
+
+/// Uses a token up and records its agent, in one transaction. Call only
+/// once the agent's certificate has been issued.
+pub async fn redeem_token(
+    db: &Db,
+    secret_hash: &str,
+    now_ms: u64,
+) -> Result<(String, Vec<String>), Refusal> {
+    let mut tx = db.write().await?;
+    let now = to_i64(now_ms);
+    let row: TokenRow = sqlx::query_as(
+        "SELECT agent_id, practices, expires_ms, used_ms FROM enrollment_tokens WHERE secret_hash = $1",
+    )
+    .bind(secret_hash)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(Refusal::UnknownToken)?;
+    if row.used_ms.is_some() {
+        return Err(Refusal::TokenUsed);
+    }
+    if now >= row.expires_ms {
+        return Err(Refusal::TokenExpired);
+    }
+    let used = sqlx::query(
+        "UPDATE enrollment_tokens SET used_ms = $2 WHERE secret_hash = $1 AND used_ms IS NULL",
+    )
+    .bind(secret_hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if used.rows_affected() != 1 {
+        return Err(Refusal::TokenUsed);
+    }
+    sqlx::query("INSERT INTO agents (id, enrolled_ms) VALUES ($1, $2)")
+        .bind(&row.agent_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let practices = row.practices();
+    for p in &practices {
+        sqlx::query("INSERT INTO agent_practices (agent_id, practice) VALUES ($1, $2)")
+            .bind(&row.agent_id)
+            .bind(p)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok((row.agent_id, practices))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentRow {
+    pub id: String,
+    pub enrolled_ms: i64,
+    pub revoked_ms: Option<i64>,
+    pub last_seen_ms: Option<i64>,
+    pub agent_version: Option<String>,
+}
+
+/// An enrolled agent that is not revoked, and the practices it serves.
+pub async fn active_agent(db: &Db, id: &str) -> Result<Vec<String>, Refusal> {
+    let row: AgentRow = sqlx::query_as(
+        "SELECT id, enrolled_ms, revoked_ms, last_seen_ms, agent_version FROM agents WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| Refusal::UnknownAgent(id.to_owned()))?;
+    if row.revoked_ms.is_some() {
+        return Err(Refusal::Revoked(id.to_owned()));
+    }
+    let practices: Vec<(String,)> = sqlx::query_as(
+        "SELECT practice FROM agent_practices WHERE agent_id = $1 ORDER BY practice",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(practices.into_iter().map(|(p,)| p).collect())
+}
+
+/// Records a heartbeat: operational state, not audited. The caller limits
+/// how often (see `http::agent`).
+pub async fn record_heartbeat(
+    db: &Db,
+    agent_id: &str,
+    heartbeat: Option<&Heartbeat>,
+    protocol_version: u32,
+    now_ms: u64,
+) -> Result<(), Refusal> {
+    let mut tx = db.write().await?;
+    sqlx::query(
+        "UPDATE agents SET last_seen_ms = $2, protocol_version = $3, \
+         agent_version = COALESCE($4, agent_version) WHERE id = $1",
+    )
+    .bind(agent_id)
+    .bind(to_i64(now_ms))
+    .bind(i64::from(protocol_version))
+    .bind(heartbeat.map(|h| h.agent_version.clone()))
+    .execute(&mut *tx)
+    .await?;
+    for p in heartbeat.map(|h| h.practices.as_slice()).unwrap_or(&[]) {
+        sqlx::query(
+            "UPDATE agent_practices SET plugin_name = $3, plugin_version = $4, buffer_depth = $5, \
+             last_error = $6 WHERE agent_id = $1 AND practice = $2",
+        )
+        .bind(agent_id)
+        .bind(&p.practice)
+        .bind(&p.plugin_name)
+        .bind(&p.plugin_version)
+        .bind(to_i64(p.buffer_depth))
+        .bind(p.last_error.clone())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

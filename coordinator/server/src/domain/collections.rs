@@ -1,0 +1,142 @@
+//! What makes a collection valid, and how its parameters resolve when a
+//! run fires.
+
+use super::{Refusal, check_practice_code};
+use gpes_canon::ContentHash;
+use gpes_protocol::{CreateCollectionRequest, DataClass, QuerySpec};
+use gpes_schedule::Schedule;
+use std::collections::BTreeMap;
+
+/// The shortest and longest a run may stay open for uploads.
+pub const MIN_DEADLINE_SECONDS: u64 = 60;
+pub const MAX_DEADLINE_SECONDS: u64 = 366 * 24 * 3600;
+
+/// A collection checked and ready to store.
+#[derive(Debug, Clone)]
+pub struct NewCollection {
+    pub name: String,
+    pub query: QuerySpec,
+    /// `aggregate` or `record-level`.
+    pub output_shape: &'static str,
+    pub parameters: BTreeMap<String, String>,
+    pub schedule: String,
+    pub practices: Vec<String>,
+    pub purpose: gpes_protocol::Purpose,
+    pub data_class: DataClass,
+    pub deadline_seconds: u64,
+}
+
+/// Replaces `run-date` by the run's London date.
+pub fn resolve_parameters(
+    parameters: &BTreeMap<String, String>,
+    run_date: &str,
+) -> BTreeMap<String, String> {
+    parameters
+        .iter()
+        .map(|(k, v)| {
+            let v = if v == "run-date" {
+                run_date.to_owned()
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// Checks a request to make a collection: the query parses, the
+/// parameters bind (with `today` for `run-date`), the output fits the data
+/// class, the schedule parses and fires, the practices are ODS codes (no
+/// duplicates), and the deadline is sensible.
+pub fn validate(
+    request: CreateCollectionRequest,
+    today: &str,
+    default_deadline_seconds: u64,
+) -> Result<NewCollection, Refusal> {
+    if request.name.trim().is_empty() {
+        return Err(Refusal::Invalid("a collection needs a name".into()));
+    }
+    let spec = gpes_query::parse("query", &request.query)
+        .map_err(|e| Refusal::Invalid(format!("the query is not valid:\n{e}")))?;
+    spec.bind("CHECK", &resolve_parameters(&request.parameters, today))
+        .map_err(|e| Refusal::Invalid(format!("the parameters do not fit the query: {e}")))?;
+    check_output_class(&spec, request.data_class)?;
+    let schedule = request.schedule.trim().to_owned();
+    if !schedule.is_empty() {
+        Schedule::parse(&schedule)
+            .map_err(|e| Refusal::Invalid(format!("the schedule is not valid: {e}")))?;
+    }
+    if request.practices.is_empty() {
+        return Err(Refusal::Invalid(
+            "a collection needs at least one practice".into(),
+        ));
+    }
+    let mut practices = Vec::with_capacity(request.practices.len());
+    for p in &request.practices {
+        check_practice_code(p)?;
+        let upper = p.to_ascii_uppercase();
+        if practices.contains(&upper) {
+            return Err(Refusal::Invalid(format!(
+                "practice '{upper}' is named twice"
+            )));
+        }
+        practices.push(upper);
+    }
+    let deadline_seconds = request.deadline_seconds.unwrap_or(default_deadline_seconds);
+    if !(MIN_DEADLINE_SECONDS..=MAX_DEADLINE_SECONDS).contains(&deadline_seconds) {
+        return Err(Refusal::Invalid(format!(
+            "a run's deadline must be between {MIN_DEADLINE_SECONDS} seconds and 366 days after it fires, not {deadline_seconds} seconds"
+        )));
+    }
+    let canonical = spec
+        .canonical_json()
+        .map_err(|e| Refusal::Invalid(e.to_string()))?;
+    let output_shape = match spec.output {
+        gpes_query::Output::Aggregate { .. } => "aggregate",
+        gpes_query::Output::RecordLevel { .. } => "record-level",
+    };
+    Ok(NewCollection {
+        name: request.name.trim().to_owned(),
+        query: QuerySpec {
+            hash: ContentHash::of_bytes(canonical.as_bytes()),
+            canonical,
+            source: request.query,
+        },
+        output_shape,
+        parameters: request.parameters,
+        schedule,
+        practices,
+        purpose: request.purpose,
+        data_class: request.data_class,
+        deadline_seconds,
+    })
+}
+
+/// A query's output must fit the collection's data class: the rule agents
+/// enforce (`gpes_agent::runner::output_allowed`), applied when the
+/// collection is made.
+pub fn check_output_class(spec: &gpes_query::QuerySpec, class: DataClass) -> Result<(), Refusal> {
+    use gpes_query::{DataClass as Column, Output};
+    let Output::RecordLevel { columns, .. } = &spec.output else {
+        return Ok(());
+    };
+    if class == DataClass::Aggregate {
+        return Err(Refusal::Invalid(
+            "the query gives one row per patient: the collection's data class must be record-level-deidentified or patient-identifiable".into(),
+        ));
+    }
+    for c in columns {
+        let refused = match c.class {
+            Column::Identifier => class != DataClass::PatientIdentifiable,
+            Column::Pseudonym => true,
+            Column::NonIdentifying => false,
+        };
+        if refused {
+            return Err(Refusal::Invalid(format!(
+                "column '{}' ({:?}) is not allowed in a {:?} collection (pseudonyms are not supported yet)",
+                c.name, c.class, class
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The operator listener's routes: enrollment (unauthenticated: the
+//! token's secret is checked from the header before any body is read),
+//! enrollment tokens, collections, runs and their results, page by page.
+
+use super::App;
+use super::auth::Operator;
+use super::body::{ENROLL_LIMIT, JsonBody, OPERATOR_LIMIT, read_json};
+use super::error::ApiError;
+use crate::db;
+use crate::domain::{self, Refusal};
+use crate::scheduler::{self, ms};
+use axum::extract::{Path, Query, Request, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gpes_pki::EnrollmentToken;
+use gpes_protocol::{
+    Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, EnrollRequest,
+    EnrollResponse, Page, Run, RunResults, RunSummary,
+};
+use http::StatusCode;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest an enrollment token may live.
+pub const MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
+/// Lines per page when the caller does not say, and at most.
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+/// A page of results is kept under about this many bytes.
+pub const PAGE_BYTES: usize = 1 << 20;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/tokens", post(create_token))
+        .route(
+            "/v1/collections",
+            post(create_collection).get(list_collections),
+        )
+        .route("/v1/collections/{id}", get(show_collection))
+        .route("/v1/collections/{id}/run", post(run_now))
+        .route("/v1/runs", get(list_runs))
+        .route("/v1/runs/{id}", get(show_run))
+        .route("/v1/runs/{id}/results", get(run_results))
+        .route("/v1/runs/{id}/cancel", post(cancel_run))
+        .route("/v1/runs/{id}/retry", post(retry_run))
+}
+
+/// `?cursor=...&limit=...` on every list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// On `/v1/runs`: only this collection's runs.
+    #[serde(default)]
+    pub collection: Option<String>,
+}
+
+impl PageQuery {
+    fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE),
+            Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            Some(n) => Err(ApiError::unprocessable(format!(
+                "limit must be between 1 and {MAX_PAGE}, not {n}"
+            ))),
+        }
+    }
+}
+
+fn page_query(
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<PageQuery, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
+}
+
+async fn enroll(
+    State(app): State<Arc<App>>,
+    req: Request,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    // The secret comes in the header and is checked before the body is
+    // read: an unauthenticated caller gets nothing buffered.
+    let (parts, body) = req.into_parts();
+    let secret = super::auth::bearer(&parts)?;
+    let secret_hash = gpes_pki::hash_secret(&secret);
+    let now = app.now_ms();
+    let token = db::agents::check_token(&app.db, &secret_hash, now).await?;
+    let enroll: EnrollRequest = read_json(Request::from_parts(parts, body), ENROLL_LIMIT).await?;
+    if !gpes_pki::secret_matches(&enroll.secret, &secret_hash) {
+        return Err(ApiError::unprocessable(
+            "the body's secret is not the one in the Authorization header",
+        ));
+    }
+    let cert = app
+        .ca
+        .sign_agent_csr(&enroll.csr_pem, &token.agent_id, app.config.agent_cert_days)
+        .map_err(|e| {
+            ApiError::unprocessable(format!("the certificate request was refused: {e}"))
+        })?;
+    let (agent_id, practices) = db::agents::redeem_token(&app.db, &secret_hash, now).await?;
+    tracing::info!(agent = %agent_id, practices = practices.len(), "agent enrolled");
+    Ok(Json(EnrollResponse {
+        agent_id,
+        certificate_pem: cert.cert_pem,
+        ca_pem: app.ca.cert_pem().to_owned(),
+        practices,
+        agent_api: app.agent_address.clone(),
+    }))
+}
+
+async fn create_token(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    JsonBody(request): JsonBody<CreateTokenRequest, OPERATOR_LIMIT>,
+) -> Result<Json<CreateTokenResponse>, ApiError> {
+    if request.ttl_seconds == 0 || request.ttl_seconds > MAX_TOKEN_TTL_SECONDS {
+        return Err(ApiError::unprocessable(format!(
+            "ttl_seconds must be between 1 and {MAX_TOKEN_TTL_SECONDS} (30 days), not {}",
+            request.ttl_seconds
+        )));
+    }
+    if request.practices.is_empty() {
+        return Err(ApiError::unprocessable(
+            "an enrollment token must name at least one practice",
+        ));
+    }
+    let mut practices = Vec::new();
+    for p in &request.practices {
+        domain::check_practice_code(p)?;
+        let p = p.to_ascii_uppercase();
+        if !practices.contains(&p) {
+            practices.push(p);
+        }
+    }
+    let (mut token, secret_hash) = EnrollmentToken::generate(
+        &app.operator_address,
+        Duration::from_secs(request.ttl_seconds),
+        &app.ca,
+    )
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let now = app.now_ms();
+    let expires_ms = now + request.ttl_seconds * 1000;
+    token.expires_at = expires_ms / 1000;
+    let agent_id = domain::random_id("agent");
+    db::agents::create_token(
+        &app.db,
+        &secret_hash,
+        &agent_id,
+        &practices,
+        now,
+        expires_ms,
+    )
+    .await?;
+    Ok(Json(CreateTokenResponse {
+        token: token.encode(),
+        agent_id,
+        expires_ms,
+    }))
+}
+
+async fn create_collection(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    JsonBody(request): JsonBody<CreateCollectionRequest, OPERATOR_LIMIT>,
+) -> Result<(StatusCode, Json<Collection>), ApiError> {
+    let today = scheduler::london_date(app.clock.now());
+    let checked = domain::collections::validate(
+        request,
+        &today,
+        app.config.run_deadline_hours.saturating_mul(3600),
+    )?;
+    let id = domain::random_id("collection");
+    let collection = db::collections::create(&app.db, &id, &checked, app.now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(collection)))
+}
+
+async fn list_collections(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<Collection>>, ApiError> {
+    let q = page_query(q)?;
+    let (items, next) = db::collections::page(&app.db, q.cursor.as_deref(), q.limit()?).await?;
+    Ok(Json(Page { items, next }))
+}
+
+async fn show_collection(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Collection>, ApiError> {
+    Ok(Json(db::collections::get(&app.db, &id).await?))
+}
+
+async fn run_now(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Run>), ApiError> {
+    let collection = db::collections::get(&app.db, &id).await?;
+    let now = app.clock.now();
+    let (run, _) = db::jobs::fire(
+        &app.db,
+        &collection,
+        ms(now),
+        ms(now),
+        &scheduler::london_date(now),
+    )
+    .await?;
+    app.jobs_ready.notify_waiters();
+    Ok((StatusCode::CREATED, Json(run)))
+}
+
+/// A runs cursor: the last run's due time and id.
+fn runs_cursor(text: &str) -> Result<(u64, String), ApiError> {
+    text.split_once('.')
+        .and_then(|(due, id)| Some((due.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| ApiError::bad_request(format!("'{text}' is not a cursor this list gave")))
+}
+
+async fn list_runs(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<RunSummary>>, ApiError> {
+    let q = page_query(q)?;
+    let cursor = q.cursor.as_deref().map(runs_cursor).transpose()?;
+    let (items, next) =
+        db::jobs::runs_page(&app.db, cursor, q.collection.as_deref(), q.limit()?).await?;
+    Ok(Json(Page {
+        items,
+        next: next.map(|(due, id)| format!("{due}.{id}")),
+    }))
+}
+
+async fn show_run(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<RunSummary>, ApiError> {
+    Ok(Json(db::jobs::run_summary(&app.db, &id).await?))
+}
+
+async fn run_results(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RunResults>, ApiError> {
+    let q = page_query(q)?;
+    let summary = db::jobs::run_summary(&app.db, &id).await?;
+    let (results, next) =
+        db::jobs::results_page(&app.db, &id, q.cursor.as_deref(), q.limit()?, PAGE_BYTES).await?;
+    Ok(Json(RunResults {
+        summary,
+        results,
+        next,
+    }))
+}
+
+async fn cancel_run(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<RunSummary>, ApiError> {
+    Ok(Json(
+        db::jobs::cancel_run(&app.db, &id, app.now_ms()).await?,
+    ))
+}
+
+async fn retry_run(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<RunSummary>, ApiError> {
+    let n = db::jobs::retry_failed(&app.db, &id, app.now_ms()).await?;
+    if n == 0 {
+        return Err(Refusal::Invalid(format!("run '{id}' has no failed jobs")).into());
+    }
+    app.jobs_ready.notify_waiters();
+    Ok(Json(db::jobs::run_summary(&app.db, &id).await?))
+}
