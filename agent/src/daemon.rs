@@ -8,7 +8,12 @@ use crate::config::Config;
 use crate::identity::Identity;
 use crate::runner::Runner;
 use gpes_client::{Uplink, UplinkError};
-use gpes_protocol::{PollRequest, PollResponse, Receipt, UploadRequest};
+use gpes_protocol::{
+    FailureAck, FailureReport, Heartbeat, PollRequest, PollResponse, PracticeHeartbeat, Receipt,
+    UploadRequest,
+};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +32,8 @@ pub struct Daemon {
     /// Practices both configured here and granted at enrollment.
     practices: Vec<String>,
     test_delay: Option<Duration>,
+    /// The last failed extraction per practice, for the heartbeat.
+    last_errors: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -79,6 +86,7 @@ impl Daemon {
             uplink,
             buffer,
             test_delay,
+            last_errors: Mutex::new(HashMap::new()),
         })
     }
 
@@ -167,9 +175,18 @@ impl Daemon {
     /// not be reached.
     async fn poll_once(&self, shutdown: &CancellationToken) -> bool {
         let wait = Duration::from_secs(self.config.limits.poll_seconds);
+        let held: Vec<String> = match self.buffer.pending() {
+            Ok(p) => p.into_iter().map(|b| b.job_id).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the buffer");
+                Vec::new()
+            }
+        };
         let request = PollRequest {
             practices: self.practices(),
             wait_ms: wait.as_millis() as u64,
+            heartbeat: Some(self.heartbeat(held.len() as u64)),
+            held,
         };
         let response: Result<PollResponse, _> = tokio::select! {
             () = shutdown.cancelled() => return true,
@@ -192,6 +209,61 @@ impl Daemon {
         true
     }
 
+    /// What the agent tells the coordinator about itself with each poll.
+    fn heartbeat(&self, buffered: u64) -> Heartbeat {
+        let errors = self.last_errors.lock().unwrap_or_else(|p| p.into_inner());
+        let practices = self
+            .practices
+            .iter()
+            .filter_map(|code| {
+                let practice = self.config.practice(code)?;
+                let (plugin_name, plugin_version) = self.runner.plugin_info(practice)?;
+                Some(PracticeHeartbeat {
+                    practice: code.clone(),
+                    plugin_name,
+                    plugin_version,
+                    buffer_depth: buffered,
+                    last_error: errors.get(code).cloned(),
+                })
+            })
+            .collect();
+        Heartbeat {
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            practices,
+        }
+    }
+
+    /// Tells the coordinator an extraction failed, and whether running it
+    /// again could help. A report that does not arrive costs only time:
+    /// the job's lease runs out and it is offered again.
+    async fn report_failure(&self, job: &gpes_protocol::Job, error: &anyhow::Error) {
+        let retryable = error
+            .downcast_ref::<crate::runner::RefusedBySite>()
+            .is_none();
+        let reason = format!("{error:#}");
+        self.last_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.practice.clone(), reason.clone());
+        let report = FailureReport {
+            job_id: job.job_id.clone(),
+            reason,
+            retryable,
+        };
+        match self
+            .uplink
+            .post::<_, FailureAck>("/v1/failures", &report, UPLOAD_TIMEOUT)
+            .await
+        {
+            Ok(ack) => {
+                tracing::info!(job = %job.job_id, status = ?ack.status, retry_at_ms = ?ack.retry_at_ms, "failure reported")
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.job_id, error = %e, "could not report the failure; the job's lease will run out instead")
+            }
+        }
+    }
+
     async fn handle(&self, job: gpes_protocol::Job) {
         match self.buffer.contains(&job.job_id) {
             Ok(true) => return, // sealed already; drain uploads it
@@ -200,13 +272,18 @@ impl Daemon {
         }
         let Some(practice) = self.config.practice(&job.practice) else {
             tracing::error!(job = %job.job_id, practice = %job.practice, "job for a practice this site does not serve");
+            let refused = anyhow::Error::new(crate::runner::RefusedBySite(format!(
+                "practice {} is not configured at this site",
+                job.practice
+            )));
+            self.report_failure(&job, &refused).await;
             return;
         };
         let sealed = match self.runner.run(&job, practice).await {
             Ok(s) => s,
             Err(e) => {
-                // The lease expires and the job is offered again.
                 tracing::error!(job = %job.job_id, error = format!("{e:#}"), "extraction failed");
+                self.report_failure(&job, &e).await;
                 return;
             }
         };

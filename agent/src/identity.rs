@@ -62,7 +62,11 @@ pub async fn enroll(data_dir: &Path, token: &str) -> anyhow::Result<Enrollment> 
         .check_not_expired(now_unix())
         .context("the enrollment token cannot be used")?;
     let pinned = gpes_pki::pinned_client_config(token.ca_pin()?)?;
-    let uplink = Uplink::new(&token.coordinator, pinned).map_err(anyhow::Error::msg)?;
+    // The secret goes in the header too: the coordinator checks it there
+    // before it reads any body.
+    let uplink = Uplink::new(&token.coordinator, pinned)
+        .map_err(anyhow::Error::msg)?
+        .with_bearer(&token.secret);
     let key = AgentKey::generate()?;
     let csr_pem = key.csr_pem("gpes-agent")?;
     let response: EnrollResponse = uplink

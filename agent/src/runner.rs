@@ -117,14 +117,21 @@ impl Runner {
     /// between passes).
     pub async fn run(&self, job: &Job, practice: &PracticeConfig) -> anyhow::Result<Buffered> {
         if ContentHash::of_bytes(job.query.canonical.as_bytes()) != job.query.hash {
-            bail!("the job's query does not match its hash; refusing to run it");
+            return Err(RefusedBySite(
+                "the job's query does not match its hash; refusing to run it".into(),
+            )
+            .into());
         }
         let spec = gpes_query::parse(&format!("job {}", job.job_id), &job.query.source)
             .map_err(|e| anyhow::anyhow!("the job's query is not valid here:\n{e}"))?;
         if spec.content_hash()? != job.query.hash {
-            bail!("the job's query source does not give its hash; refusing to run it");
+            return Err(RefusedBySite(
+                "the job's query source does not give its hash; refusing to run it".into(),
+            )
+            .into());
         }
-        output_allowed(&spec, job.data_class)?;
+        output_allowed(&spec, job.data_class)
+            .map_err(|e| anyhow::Error::new(RefusedBySite(format!("{e:#}"))))?;
         let mut bound = spec.bind(&job.practice, &job.parameters)?;
         if self.policy.exclude_objections_for.contains(&job.purpose) {
             // Objectors leave before any rule; the codes join the request
@@ -172,6 +179,29 @@ impl Runner {
             extract_hash: ContentHash::of_bytes(canonical.as_bytes()),
             extract: canonical,
         })
+    }
+}
+
+/// A job the site refuses to run (its policy, or a job that does not
+/// check out): reported to the coordinator as a failure that retrying
+/// cannot mend.
+#[derive(Debug)]
+pub struct RefusedBySite(pub String);
+
+impl std::fmt::Display for RefusedBySite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RefusedBySite {}
+
+impl Runner {
+    /// The name and version of the plugin that reads a practice.
+    pub fn plugin_info(&self, practice: &PracticeConfig) -> Option<(String, String)> {
+        self.plugin(practice)
+            .ok()
+            .map(|(_, info)| (info.name, info.version))
     }
 }
 
