@@ -130,14 +130,29 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
     let coordinator_dir = dir.path().join("coordinator");
     let (agent_port, operator_port) = (free_port(), free_port());
     let coordinator_config = dir.path().join("coordinator.toml");
-    std::fs::write(
-        &coordinator_config,
-        format!(
-            "data_dir = \"{}\"\nagent_listen = \"127.0.0.1:{agent_port}\"\noperator_listen = \"127.0.0.1:{operator_port}\"\n",
-            coordinator_dir.display()
-        ),
-    )
-    .expect("write");
+    let mut text = format!(
+        "data_dir = \"{}\"\nagent_listen = \"127.0.0.1:{agent_port}\"\noperator_listen = \"127.0.0.1:{operator_port}\"\n",
+        coordinator_dir.display()
+    );
+    let database = crate::support::fresh_database().await;
+    if let Some(url) = &database {
+        text.push_str(&format!("database_url = \"{url}\"\n"));
+    }
+    std::fs::write(&coordinator_config, text).expect("write");
+    if database.is_some() {
+        // Over PostgreSQL the CA and admin token are made once, by init.
+        let out = Command::new(env!("CARGO_BIN_EXE_e2e-coordinator"))
+            .arg("--config")
+            .arg(&coordinator_config)
+            .arg("init")
+            .output()
+            .expect("init runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let operator_address = format!("127.0.0.1:{operator_port}");
 
     let mut coord = coordinator(&coordinator_config);
@@ -194,6 +209,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
                 practices: vec!["A81001".into()],
                 purpose: Purpose::Payment,
                 data_class: DataClass::Aggregate,
+                deadline_seconds: None,
             },
             TIMEOUT,
         )
@@ -208,11 +224,17 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
         .await
         .expect("run");
 
-    ag.wait_for(&["job taken", &run.jobs[0]]);
+    let job_id = crate::support::run_results(&op, &run.id)
+        .await
+        .expect("results")
+        .results[0]
+        .job_id
+        .clone();
+    ag.wait_for(&["job taken", &job_id]);
     coord.kill();
-    let buffered = ag.wait_for(&["extract buffered", &run.jobs[0]]);
+    let buffered = ag.wait_for(&["extract buffered", &job_id]);
     let buffered_hash = hash_in(&buffered);
-    ag.wait_for(&["upload failed", &run.jobs[0]]);
+    ag.wait_for(&["upload failed", &job_id]);
     ag.kill();
 
     // The practice's data is gone: the result can only come from the buffer.
@@ -221,7 +243,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
     let mut coord = coordinator(&coordinator_config);
     coord.wait_for(&["coordinator listening"]);
     let mut ag = agent(&agent_config, None);
-    let acknowledged = ag.wait_for(&["extract acknowledged", &run.jobs[0]]);
+    let acknowledged = ag.wait_for(&["extract acknowledged", &job_id]);
     assert_eq!(hash_in(&acknowledged), buffered_hash);
 
     let view = wait_done(&op, &run.id).await;

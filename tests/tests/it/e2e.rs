@@ -24,7 +24,7 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
         .await
         .expect("collection");
     let run = coordinator.run_now(&collection.id).await;
-    assert_eq!(run.jobs.len(), 3);
+    assert_eq!(run.job_count, 3);
     let view = coordinator.wait_done(&run.id).await;
 
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
@@ -36,22 +36,19 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
     assert_eq!(got, want);
 
     // Exactly one stored result per job, each from the agent serving it.
-    let state = &coordinator.running.state;
-    for job_id in &run.jobs {
-        let stored = state.result(job_id).expect("read").expect("stored");
-        let job = state.job(job_id).expect("job");
-        let expected_agent = if job.job.practice == "C83003" {
+    assert_eq!(view.results.len(), 3);
+    for row in &view.results {
+        let (agent_id, stored, hash) = coordinator.stored(&row.job_id).await.expect("stored");
+        let expected_agent = if row.practice == "C83003" {
             &a2.agent_id
         } else {
             &a1.agent_id
         };
-        assert_eq!(&stored.agent_id, expected_agent);
-        let extract: Extract = serde_json::from_str(&stored.extract).expect("extract");
-        assert_eq!(extract.practice, job.job.practice);
-        assert_eq!(
-            ContentHash::of_bytes(stored.extract.as_bytes()),
-            stored.extract_hash
-        );
+        assert_eq!(&agent_id, expected_agent);
+        let extract: Extract = serde_json::from_str(&stored).expect("extract");
+        assert_eq!(extract.practice, row.practice);
+        assert_eq!(ContentHash::of_bytes(stored.as_bytes()).to_string(), hash);
+        assert_eq!(row.extract_hash.map(|h| h.to_string()), Some(hash));
         assert_eq!(
             extract
                 .inputs
@@ -63,8 +60,7 @@ async fn two_agents_run_a_collection_and_each_result_is_stored_once() {
             ["Observation.csv", "Patient.csv", "Registration.csv"]
         );
     }
-    let results = coordinator.running.state.snapshot().expect("snapshot")["results"].len();
-    assert_eq!(results, 3);
+    assert_eq!(coordinator.count("results").await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,6 +81,7 @@ async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
             &PollRequest {
                 practices: vec![],
                 wait_ms: 5_000,
+                ..Default::default()
             },
             TIMEOUT,
         )
@@ -105,7 +102,7 @@ async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
     assert_eq!(first, second, "the same receipt, same time stored");
     assert_eq!(first.extract_hash, upload.extract_hash);
 
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     let different = upload_for(job, 40);
     let err = agent
         .post::<_, Receipt>("/v1/results", &different, TIMEOUT)
@@ -114,17 +111,12 @@ async fn the_same_upload_twice_is_stored_once_and_a_different_one_is_refused() {
     assert!(err.to_string().contains("409"), "{err}");
     assert!(err.to_string().contains("already has a result"), "{err}");
     assert_eq!(
-        coordinator.snapshot(),
+        coordinator.snapshot().await,
         before,
         "the stored result is unchanged"
     );
-    let stored = coordinator
-        .running
-        .state
-        .result(&job.job_id)
-        .expect("read")
-        .expect("stored");
-    assert_eq!(stored.extract_hash, upload.extract_hash);
+    let (_, _, hash) = coordinator.stored(&job.job_id).await.expect("stored");
+    assert_eq!(hash, upload.extract_hash.to_string());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,4 +6,5 @@ mod formats;
 mod independent;
 mod refusals;
 mod scheduler;
+mod store;
 mod support;

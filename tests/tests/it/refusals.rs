@@ -13,20 +13,24 @@ async fn a_reused_or_expired_token_is_refused() {
     let token = coordinator.token(&["A81001"], 600).await;
     enroll_only(&dir.path().join("first"), &token.token).await;
 
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     let err = gpes_agent::identity::enroll(&dir.path().join("second"), &token.token)
         .await
         .expect_err("a used token is refused");
     assert!(format!("{err:#}").contains("already used"), "{err:#}");
-    assert_eq!(coordinator.snapshot(), before);
+    assert_eq!(coordinator.snapshot().await, before);
 
     // A token that has expired, presented straight to the coordinator (the
     // agent itself would not even send it).
-    let expired = coordinator.token(&["B82002"], 0).await;
+    // The shortest lifetime the coordinator grants, then waited out.
+    let expired = coordinator.token(&["B82002"], 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
     let decoded = gpes_pki::EnrollmentToken::decode(&expired.token).expect("token");
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     let pinned = gpes_pki::pinned_client_config(decoded.ca_pin().expect("pin")).expect("tls");
-    let uplink = Uplink::new(&decoded.coordinator, pinned).expect("uplink");
+    let uplink = Uplink::new(&decoded.coordinator, pinned)
+        .expect("uplink")
+        .with_bearer(&decoded.secret);
     let key = gpes_pki::AgentKey::generate().expect("key");
     let err = uplink
         .post::<_, EnrollResponse>(
@@ -40,7 +44,7 @@ async fn a_reused_or_expired_token_is_refused() {
         .await
         .expect_err("an expired token is refused");
     assert!(err.to_string().contains("expired"), "{err}");
-    assert_eq!(coordinator.snapshot(), before);
+    assert_eq!(coordinator.snapshot().await, before);
     let err = gpes_agent::identity::enroll(&dir.path().join("third"), &expired.token)
         .await
         .expect_err("the agent refuses an expired token itself");
@@ -55,7 +59,7 @@ async fn an_agent_refuses_to_send_its_csr_to_a_coordinator_the_token_does_not_pi
     let mut forged = gpes_pki::EnrollmentToken::decode(&token.token).expect("token");
     let other_ca = gpes_pki::CertificateAuthority::create("another CA").expect("ca");
     forged.ca_spki_sha256 = other_ca.spki_sha256_hex();
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     let err = gpes_agent::identity::enroll(&dir.path().join("a"), &forged.encode())
         .await
         .expect_err("the pin does not match");
@@ -64,7 +68,7 @@ async fn an_agent_refuses_to_send_its_csr_to_a_coordinator_the_token_does_not_pi
         "{err:#}"
     );
     assert_eq!(
-        coordinator.snapshot(),
+        coordinator.snapshot().await,
         before,
         "no CSR reached the coordinator"
     );
@@ -75,11 +79,12 @@ async fn an_agent_refuses_to_send_its_csr_to_a_coordinator_the_token_does_not_pi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshakes_without_a_certificate_of_the_coordinators_ca_are_refused() {
     let coordinator = Coordinator::start().await;
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     let address = coordinator.running.agent_addr.to_string();
     let poll = PollRequest {
         practices: vec![],
         wait_ms: 0,
+        ..Default::default()
     };
 
     // No client certificate at all.
@@ -116,7 +121,7 @@ async fn handshakes_without_a_certificate_of_the_coordinators_ca_are_refused() {
         err.is_transient(),
         "refused at the connection, not by HTTP: {err}"
     );
-    assert_eq!(coordinator.snapshot(), before);
+    assert_eq!(coordinator.snapshot().await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,13 +144,14 @@ async fn agents_may_not_take_other_practices_jobs_or_return_jobs_they_do_not_hol
         .expect("collection");
     coordinator.run_now(&collection.id).await;
 
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     let err = a1
         .post::<_, PollResponse>(
             "/v1/jobs/poll",
             &PollRequest {
                 practices: vec!["B82002".into()],
                 wait_ms: 0,
+                ..Default::default()
             },
             TIMEOUT,
         )
@@ -156,7 +162,7 @@ async fn agents_may_not_take_other_practices_jobs_or_return_jobs_they_do_not_hol
         err.to_string().contains("does not serve practice 'B82002'"),
         "{err}"
     );
-    assert_eq!(coordinator.snapshot(), before);
+    assert_eq!(coordinator.snapshot().await, before);
 
     // a1 takes its own job; a2 tries to return it.
     let polled: PollResponse = a1
@@ -165,6 +171,7 @@ async fn agents_may_not_take_other_practices_jobs_or_return_jobs_they_do_not_hol
             &PollRequest {
                 practices: vec![],
                 wait_ms: 5_000,
+                ..Default::default()
             },
             TIMEOUT,
         )
@@ -173,19 +180,19 @@ async fn agents_may_not_take_other_practices_jobs_or_return_jobs_they_do_not_hol
     let job = &polled.jobs[0];
     assert_eq!(job.practice, "A81001");
     let upload = upload_for(job, 1);
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     let err = a2
         .post::<_, Receipt>("/v1/results", &upload, TIMEOUT)
         .await
         .expect_err("not its job");
     assert!(err.to_string().contains("is not held by agent"), "{err}");
-    assert_eq!(coordinator.snapshot(), before);
+    assert_eq!(coordinator.snapshot().await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_cron_expression_is_refused_naming_the_field() {
     let coordinator = Coordinator::start().await;
-    let before = coordinator.snapshot();
+    let before = coordinator.snapshot().await;
     for (expr, field) in [
         ("61 * * * *", "minute"),
         ("0 9 * * 8", "day-of-week"),
@@ -196,9 +203,9 @@ async fn an_invalid_cron_expression_is_refused_naming_the_field() {
             .await
             .expect_err("invalid schedule");
         let msg = err.to_string();
-        assert!(msg.contains("400") && msg.contains(field), "{expr}: {msg}");
+        assert!(msg.contains("422") && msg.contains(field), "{expr}: {msg}");
     }
-    assert_eq!(coordinator.snapshot(), before);
+    assert_eq!(coordinator.snapshot().await, before);
 }
 
 #[test]
@@ -293,9 +300,10 @@ async fn a_peer_that_does_not_say_its_protocol_version_is_told_so() {
             "the answer says which version the coordinator speaks"
         );
         let body = resp.into_body().collect().await.expect("body").to_bytes();
-        let body: gpes_protocol::ErrorBody = serde_json::from_slice(&body).expect("error body");
-        assert_eq!(body.error, gpes_protocol::ErrorCode::VersionMismatch);
-        assert!(body.message.contains(expected), "{}", body.message);
+        let body: gpes_protocol::Problem = serde_json::from_slice(&body).expect("problem body");
+        assert_eq!(body.code, gpes_protocol::ErrorCode::VersionMismatch);
+        assert_eq!(body.status, 400);
+        assert!(body.detail.contains(expected), "{}", body.detail);
     }
 }
 
@@ -399,7 +407,7 @@ async fn an_agent_refuses_to_start_with_an_unsigned_tampered_or_untrusted_plugin
         )
         .expect("write");
 
-        let before = (coordinator.snapshot(), tree(&data_dir));
+        let before = (coordinator.snapshot().await, tree(&data_dir));
         let out = Command::new(env!("CARGO_BIN_EXE_e2e-agent"))
             .args(["--config".as_ref(), config.as_os_str(), "run".as_ref()])
             .output()
@@ -409,7 +417,7 @@ async fn an_agent_refuses_to_start_with_an_unsigned_tampered_or_untrusted_plugin
         assert!(stderr.contains(says), "{case}: {stderr}");
         assert!(stderr.contains("practice A81001"), "{case}: {stderr}");
         assert_eq!(
-            (coordinator.snapshot(), tree(&data_dir)),
+            (coordinator.snapshot().await, tree(&data_dir)),
             before,
             "{case}: nothing created or changed"
         );

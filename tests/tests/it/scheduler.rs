@@ -1,19 +1,19 @@
 //! The coordinator's scheduler with a clock the test controls: runs are
-//! made when crontab would fire, once each, London time.
+//! made when crontab would fire, once each, London time. Over SQLite, or
+//! PostgreSQL when the suite has a server.
 
 use chrono::{DateTime, TimeZone, Utc};
-use gpes_canon::ContentHash;
+use gpes_coordinator::db::{self, Db};
+use gpes_coordinator::domain::collections::validate;
 use gpes_coordinator::scheduler::{ms, tick};
-use gpes_coordinator::state::State;
-use gpes_protocol::{Collection, DataClass, Purpose, QuerySpec};
+use gpes_protocol::{Collection, CreateCollectionRequest, DataClass, Purpose, Run};
 use gpes_schedule::{Clock, ManualClock};
-use std::collections::BTreeMap;
 
-fn state() -> (State, tempfile::TempDir) {
+async fn store() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        gpes_store::Store::open(&dir.path().join("store"), Default::default()).expect("store");
-    (State::new(store).expect("state"), dir)
+    let url = crate::support::fresh_database().await;
+    let db = Db::open(url.as_deref(), dir.path()).await.expect("store");
+    (db, dir)
 }
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -22,81 +22,90 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         .expect("valid time")
 }
 
-fn collection(schedule: &str, created: DateTime<Utc>, parameters: &[(&str, &str)]) -> Collection {
-    let source = gpes_tests::example_query("registered.yaml");
-    let canonical = gpes_query::parse("registered.yaml", &source)
-        .expect("valid")
-        .canonical_json()
-        .expect("canonical");
-    Collection {
-        id: "collection-test".into(),
+async fn collection(
+    db: &Db,
+    schedule: &str,
+    created: DateTime<Utc>,
+    parameters: &[(&str, &str)],
+) -> Collection {
+    let request = CreateCollectionRequest {
         name: "test".into(),
-        query: QuerySpec {
-            hash: ContentHash::of_bytes(canonical.as_bytes()),
-            canonical,
-            source,
-        },
+        query: gpes_tests::example_query("registered.yaml"),
         parameters: parameters
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
+            .collect(),
         schedule: schedule.into(),
         practices: vec!["A81001".into(), "B82002".into()],
         purpose: Purpose::Payment,
         data_class: DataClass::Aggregate,
-        created_ms: ms(created),
-    }
+        deadline_seconds: None,
+    };
+    let checked = validate(request, "2026-01-01", 72 * 3600).expect("valid");
+    db::collections::create(db, "collection-test", &checked, ms(created))
+        .await
+        .expect("create")
+}
+
+/// Every run stored, oldest first.
+async fn runs(db: &Db) -> Vec<Run> {
+    let (page, _) = db::jobs::runs_page(db, None, None, 1000)
+        .await
+        .expect("runs");
+    let mut runs: Vec<Run> = page.into_iter().map(|s| s.run).collect();
+    runs.reverse();
+    runs
 }
 
 /// Advances the clock a minute at a time over [from, to), ticking the
 /// scheduler each minute, and returns the times of the runs made.
-fn fired_over(state: &State, clock: &ManualClock, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+async fn fired_over(db: &Db, clock: &ManualClock, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let mut fired = Vec::new();
     while clock.now() < to {
         clock.advance(chrono::TimeDelta::minutes(1));
-        for run in tick(state, clock.now()).expect("tick") {
+        for run in tick(db, clock.now()).await.expect("tick") {
             fired.push(gpes_coordinator::scheduler::from_ms(run.fired_ms));
         }
     }
     fired
 }
 
-#[test]
-fn both_day_fields_restricted_fire_on_either_as_crontab_does() {
+#[tokio::test]
+async fn both_day_fields_restricted_fire_on_either_as_crontab_does() {
     // 09:00 London on the 1st of the month and on every Monday. June 2026:
     // Monday 1st (both), Mondays 8, 15, 22, 29; July 1st is a Wednesday.
     // London is on BST (UTC+1), so 09:00 London is 08:00 UTC.
-    let (state, _dir) = state();
+    let (db, _dir) = store().await;
     let start = utc(2026, 5, 31, 12, 0);
     let clock = ManualClock::new(start);
-    state
-        .create_collection(&collection("0 9 1 * 1", start, &[("PPED", "run-date")]))
-        .expect("create");
-    let fired = fired_over(&state, &clock, utc(2026, 7, 2, 0, 0));
+    collection(&db, "0 9 1 * 1", start, &[("PPED", "run-date")]).await;
+    let fired = fired_over(&db, &clock, utc(2026, 7, 2, 0, 0)).await;
     let want: Vec<_> = [(6, 1), (6, 8), (6, 15), (6, 22), (6, 29), (7, 1)]
         .iter()
         .map(|(m, d)| utc(2026, *m, *d, 8, 0))
         .collect();
     assert_eq!(fired, want);
     // Each run has one job per practice, with the London run date bound.
-    let runs = state.runs().expect("runs");
+    let runs = runs(&db).await;
     assert_eq!(runs.len(), 6);
-    let job = state.job(&runs[5].jobs[0]).expect("job");
-    assert_eq!(runs[5].jobs.len(), 2);
-    assert_eq!(job.job.parameters["PPED"], "2026-07-01");
+    assert_eq!(runs[5].job_count, 2);
+    assert_eq!(runs[5].parameters["PPED"], "2026-07-01");
+    let (rows, _) = db::jobs::results_page(&db, &runs[5].id, None, 100, 1 << 20)
+        .await
+        .expect("jobs");
+    let practices: Vec<&str> = rows.iter().map(|r| r.practice.as_str()).collect();
+    assert_eq!(practices, ["A81001", "B82002"]);
 }
 
-#[test]
-fn london_time_across_the_spring_clock_change() {
+#[tokio::test]
+async fn london_time_across_the_spring_clock_change() {
     // 01:30 does not exist in London on 29 March 2026: crontab-style, the
     // run comes once, at the first instant after the gap (01:00 UTC).
-    let (state, _dir) = state();
+    let (db, _dir) = store().await;
     let start = utc(2026, 3, 28, 0, 0);
     let clock = ManualClock::new(start);
-    state
-        .create_collection(&collection("30 1 * * *", start, &[("PPED", "2025-03-31")]))
-        .expect("create");
-    let fired = fired_over(&state, &clock, utc(2026, 3, 31, 0, 0));
+    collection(&db, "30 1 * * *", start, &[("PPED", "2025-03-31")]).await;
+    let fired = fired_over(&db, &clock, utc(2026, 3, 31, 0, 0)).await;
     assert_eq!(
         fired,
         [
@@ -107,27 +116,28 @@ fn london_time_across_the_spring_clock_change() {
     );
 }
 
-#[test]
-fn a_late_scheduler_makes_one_run_for_the_latest_missed_time_and_ticks_are_idempotent() {
-    let (state, _dir) = state();
+#[tokio::test]
+async fn a_late_scheduler_makes_one_run_for_the_latest_missed_time_and_ticks_are_idempotent() {
+    let (db, _dir) = store().await;
     let start = utc(2026, 1, 1, 0, 0);
-    state
-        .create_collection(&collection("0 * * * *", start, &[("PPED", "2025-03-31")]))
-        .expect("create");
+    collection(&db, "0 * * * *", start, &[("PPED", "2025-03-31")]).await;
     // The coordinator was down for five hours.
     let late = utc(2026, 1, 1, 5, 30);
-    let runs = tick(&state, late).expect("tick");
-    assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].fired_ms, ms(utc(2026, 1, 1, 5, 0)));
+    let fired = tick(&db, late).await.expect("tick");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].fired_ms, ms(utc(2026, 1, 1, 5, 0)));
     assert!(
-        tick(&state, late).expect("tick").is_empty(),
+        tick(&db, late).await.expect("tick").is_empty(),
         "nothing new is due"
     );
     // Firing the same time again (a second scheduler) makes no new run.
-    let c = state.collection("collection-test").expect("collection");
-    let again = state
-        .fire(&c, runs[0].fired_ms, "2026-01-01")
+    let c = db::collections::get(&db, "collection-test")
+        .await
+        .expect("collection");
+    let (again, created) = db::jobs::fire(&db, &c, fired[0].fired_ms, ms(late), "2026-01-01")
+        .await
         .expect("fire");
-    assert_eq!(again, runs[0]);
-    assert_eq!(state.runs().expect("runs").len(), 1);
+    assert!(!created);
+    assert_eq!(again, fired[0]);
+    assert_eq!(runs(&db).await.len(), 1);
 }

@@ -2,10 +2,11 @@ use gpes_agent::daemon::Daemon;
 use gpes_client::{Uplink, UplinkError};
 use gpes_coordinator::{Config, Running};
 use gpes_protocol::{
-    CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, DataClass, JobStatus,
-    Purpose, RunView,
+    CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, DataClass, Purpose,
+    RunResults, RunSummary,
 };
 use gpes_schedule::SystemClock;
+use sqlx::{Column, Connection, Row};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,13 +23,74 @@ pub struct Coordinator {
     _dir: tempfile::TempDir,
 }
 
+/// The environment variable naming a PostgreSQL server (a URL that may
+/// create databases). `scripts/test.sh` starts a server and sets it; the
+/// tests that compare the two backends need it.
+pub const POSTGRES_ENV: &str = "GPES_TEST_POSTGRES_URL";
+/// Set to `postgres` (with `POSTGRES_ENV`), every coordinator of the suite
+/// stores its state in a fresh database on that server instead of SQLite:
+/// `scripts/test.sh` runs the coordinator suites a second time so.
+pub const BACKEND_ENV: &str = "GPES_TEST_BACKEND";
+
+/// The PostgreSQL server to test against, if the suite was given one.
+pub fn postgres_server() -> Option<String> {
+    std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty())
+}
+
+/// The PostgreSQL server, for tests that always need one.
+pub fn require_postgres() -> String {
+    postgres_server().unwrap_or_else(|| {
+        panic!(
+            "this test needs a PostgreSQL server: run scripts/test.sh (it starts one), \
+             or set {POSTGRES_ENV} to a URL that may create databases"
+        )
+    })
+}
+
+/// A new, empty database for a coordinator of the suite, when the suite
+/// runs on PostgreSQL; `None` on the SQLite default.
+pub async fn fresh_database() -> Option<String> {
+    match std::env::var(BACKEND_ENV).as_deref() {
+        Ok("postgres") => Some(fresh_database_on(&require_postgres()).await),
+        Ok("sqlite") | Ok("") | Err(_) => None,
+        Ok(other) => panic!("{BACKEND_ENV} must be sqlite or postgres, not '{other}'"),
+    }
+}
+
+pub async fn fresh_database_on(server: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "gpes_test_{}",
+        gpes_coordinator::domain::random_id("db").replace('-', "_")
+    );
+    let mut conn = sqlx::AnyConnection::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server}: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
+    format!("{base}/{name}")
+}
+
 impl Coordinator {
     pub async fn start() -> Coordinator {
+        Coordinator::start_with(|_| {}).await
+    }
+
+    /// Starts a coordinator after `adjust` has changed its configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Coordinator {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::with_data_dir(dir.path().join("coordinator"));
         config.agent_listen = "127.0.0.1:0".parse().expect("addr");
         config.operator_listen = "127.0.0.1:0".parse().expect("addr");
         config.scheduler_tick_ms = 200;
+        if let Some(url) = fresh_database().await {
+            gpes_coordinator::init(&config.data_dir).expect("init");
+            config.database_url = Some(url);
+        }
+        adjust(&mut config);
         let shutdown = CancellationToken::new();
         let running = gpes_coordinator::start(config, Arc::new(SystemClock), shutdown.clone())
             .await
@@ -91,6 +153,7 @@ impl Coordinator {
                     practices: practices.iter().map(|p| p.to_string()).collect(),
                     purpose: Purpose::Planning,
                     data_class: DataClass::Aggregate,
+                    deadline_seconds: None,
                 },
                 TIMEOUT,
             )
@@ -104,24 +167,111 @@ impl Coordinator {
             .expect("run now")
     }
 
-    /// Waits until every job of the run is done.
-    pub async fn wait_done(&self, run_id: &str) -> RunView {
+    /// Waits until no job of the run is pending or running.
+    pub async fn wait_done(&self, run_id: &str) -> RunResults {
         wait_done(&self.operator(), run_id).await
     }
 
-    pub fn snapshot(&self) -> impl PartialEq + std::fmt::Debug {
-        self.running.state.snapshot().expect("snapshot")
+    /// Every row of the state tables, rendered as text: what a refusal
+    /// must leave unchanged. Leaves out the refusals log, the scheduler's
+    /// lease and what heartbeats write (operational state).
+    pub async fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
+        const OPERATIONAL: [&str; 7] = [
+            "last_seen_ms",
+            "agent_version",
+            "protocol_version",
+            "plugin_name",
+            "plugin_version",
+            "buffer_depth",
+            "last_error",
+        ];
+        let db = &self.running.db;
+        let columns = db.columns().await.expect("columns");
+        let mut tables: Vec<String> = columns.iter().map(|(t, _)| t.clone()).collect();
+        tables.dedup();
+        let mut out = BTreeMap::new();
+        for table in tables {
+            if table == "refusals" || table == "scheduler_lease" {
+                continue;
+            }
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+                .fetch_all(db.pool())
+                .await
+                .expect("read a table");
+            let mut lines: Vec<String> = rows
+                .iter()
+                .map(|row| {
+                    row.columns()
+                        .iter()
+                        .filter(|c| {
+                            !(table == "agent_practices" || table == "agents")
+                                || !OPERATIONAL.contains(&c.name())
+                        })
+                        .map(|c| {
+                            let i = c.ordinal();
+                            let value = match row.try_get::<Option<i64>, _>(i) {
+                                Ok(v) => format!("{v:?}"),
+                                Err(_) => format!(
+                                    "{:?}",
+                                    row.try_get::<Option<String>, _>(i).ok().flatten()
+                                ),
+                            };
+                            format!("{}={value}", c.name())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            lines.sort();
+            out.insert(table, lines);
+        }
+        out
+    }
+
+    /// The stored result of a job: (agent id, extract, extract hash).
+    pub async fn stored(&self, job_id: &str) -> Option<(String, String, String)> {
+        sqlx::query_as("SELECT agent_id, extract, extract_hash FROM results WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_optional(self.running.db.pool())
+            .await
+            .expect("read a result")
+    }
+
+    /// How many rows a table has.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.running.db.pool())
+            .await
+            .expect("count")
     }
 }
 
-pub async fn wait_done(operator: &Uplink, run_id: &str) -> RunView {
+/// Every result of a run, following the pages.
+pub async fn run_results(operator: &Uplink, run_id: &str) -> Result<RunResults, UplinkError> {
+    let base = format!("/v1/runs/{run_id}/results");
+    let mut all: RunResults = operator.get(&base, TIMEOUT).await?;
+    let mut next = all.next.take();
+    while let Some(cursor) = next {
+        let page: RunResults = operator
+            .get(&format!("{base}?cursor={cursor}"), TIMEOUT)
+            .await?;
+        all.results.extend(page.results);
+        next = page.next;
+    }
+    Ok(all)
+}
+
+/// Waits until no job of the run is pending or running, and returns every
+/// result.
+pub async fn wait_done(operator: &Uplink, run_id: &str) -> RunResults {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        if let Ok(views) = operator.get::<Vec<RunView>>("/v1/runs", TIMEOUT).await
-            && let Some(v) = views.into_iter().find(|v| v.run.id == run_id)
-            && v.results.iter().all(|r| r.status == JobStatus::Done)
+        if let Ok(summary) = operator
+            .get::<RunSummary>(&format!("/v1/runs/{run_id}"), TIMEOUT)
+            .await
+            && summary.jobs.finished()
         {
-            return v;
+            return run_results(operator, run_id).await.expect("results");
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -204,7 +354,11 @@ pub fn upload_for(job: &gpes_protocol::Job, registered: u64) -> gpes_protocol::U
         plugin_name: "csv-export".into(),
         plugin_version: "0.1.0".into(),
         engine_version: "0.1.0".into(),
-        inputs: vec![],
+        inputs: vec![gpes_protocol::InputFile {
+            name: "patients.csv".into(),
+            sha256: "ab".repeat(32),
+            bytes: 1024,
+        }],
         result: gpes_protocol::Answer {
             output: gpes_protocol::ResultOutput::Aggregate(gpes_protocol::AggregateResult {
                 populations: vec![gpes_protocol::PopulationCount {
