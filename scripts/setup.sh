@@ -14,3 +14,13 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 # in the host's tests; 0.25.1 bundles CPython 3.14 and targets WASI 0.2, which
 # wasmtime 48's linker provides.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "componentize-py==0.25.1"
+# PostgreSQL's server binaries: the coordinator's scale-out store, which the
+# test command starts a throwaway server of.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "PostgreSQL's server is missing: run 'sudo apt-get install postgresql'" >&2
+        exit 1
+    fi
+fi

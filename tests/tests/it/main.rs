@@ -3,8 +3,10 @@
 mod durability;
 mod e2e;
 mod formats;
+mod hardening;
 mod independent;
 mod refusals;
+mod runs;
 mod scheduler;
 mod store;
 mod support;

@@ -347,7 +347,16 @@ pub async fn enroll_only(dir: &Path, token: &str) -> PathBuf {
 
 /// Builds the extract an agent would send for a job, with a chosen count.
 pub fn upload_for(job: &gpes_protocol::Job, registered: u64) -> gpes_protocol::UploadRequest {
-    let extract = gpes_protocol::Extract {
+    upload_changed(job, registered, |_| {})
+}
+
+/// The extract of `upload_for`, changed by `change` before it is sealed.
+pub fn upload_changed(
+    job: &gpes_protocol::Job,
+    registered: u64,
+    change: impl FnOnce(&mut gpes_protocol::Extract),
+) -> gpes_protocol::UploadRequest {
+    let mut extract = gpes_protocol::Extract {
         practice: job.practice.clone(),
         query_hash: job.query.hash,
         parameters: job.parameters.clone(),
@@ -375,6 +384,7 @@ pub fn upload_for(job: &gpes_protocol::Job, registered: u64) -> gpes_protocol::U
         },
         data_quality_warnings: vec![],
     };
+    change(&mut extract);
     let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
     gpes_protocol::UploadRequest {
         job_id: job.job_id.clone(),

@@ -1,0 +1,304 @@
+//! Runs that finish: lists a page at a time, failures reported with their
+//! reason, a restarted agent handed back what it holds, and uploads that
+//! do not answer the job refused.
+
+use crate::support::*;
+use gpes_client::Uplink;
+use gpes_protocol::{
+    FailureAck, FailureReport, JobStatus, Page, PollRequest, PollResponse, Receipt, RunResults,
+    RunSummary,
+};
+use std::collections::BTreeSet;
+
+async fn poll(agent: &Uplink, held: &[String]) -> PollResponse {
+    agent
+        .post(
+            "/v1/jobs/poll",
+            &PollRequest {
+                practices: vec![],
+                wait_ms: 2_000,
+                held: held.to_vec(),
+                ..Default::default()
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("poll")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_and_results_come_a_page_at_a_time() {
+    let coordinator = Coordinator::start().await;
+    let operator = coordinator.operator();
+    let practices = ["A81001", "B82002", "C83003", "D84004", "E85005"];
+    let collection = coordinator
+        .create_collection(&practices, "")
+        .await
+        .expect("collection");
+    let mut made = BTreeSet::new();
+    for _ in 0..5 {
+        made.insert(coordinator.run_now(&collection.id).await.id);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(made.len(), 5, "five runs");
+
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            None => "/v1/runs?limit=2".to_string(),
+            Some(c) => format!("/v1/runs?limit=2&cursor={c}"),
+        };
+        let page: Page<RunSummary> = operator.get(&path, TIMEOUT).await.expect("page");
+        assert!(page.items.len() <= 2);
+        pages += 1;
+        seen.extend(page.items.iter().map(|r| r.run.id.clone()));
+        for r in &page.items {
+            assert_eq!(r.jobs.pending, 5, "{r:?}");
+        }
+        next = page.next;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 5, "no run twice: {seen:?}");
+    assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), made);
+    // Newest first.
+    let newest: Page<RunSummary> = operator
+        .get("/v1/runs?limit=1", TIMEOUT)
+        .await
+        .expect("page");
+    assert_eq!(newest.items[0].run.id, seen[0]);
+
+    let run = &seen[0];
+    let mut rows = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            None => format!("/v1/runs/{run}/results?limit=2"),
+            Some(c) => format!("/v1/runs/{run}/results?limit=2&cursor={c}"),
+        };
+        let page: RunResults = operator.get(&path, TIMEOUT).await.expect("results page");
+        assert!(page.results.len() <= 2);
+        assert_eq!(page.summary.jobs.total(), 5);
+        rows.extend(page.results.into_iter().map(|r| r.practice));
+        next = page.next;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(rows.iter().cloned().collect::<BTreeSet<_>>().len(), 5);
+    assert_eq!(rows.len(), 5, "no practice twice: {rows:?}");
+
+    for bad in [
+        "/v1/runs?limit=0",
+        "/v1/runs?limit=100000",
+        "/v1/runs?cursor=nonsense",
+    ] {
+        let err = operator
+            .get::<Page<RunSummary>>(bad, TIMEOUT)
+            .await
+            .expect_err("refused");
+        let message = err.to_string();
+        assert!(
+            message.contains("400") || message.contains("422"),
+            "{bad}: {message}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_extraction_is_shown_with_its_reason_and_can_be_retried() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let agent = agent_uplink(&coordinator, &enroll_only(dir.path(), &token.token).await);
+    let collection = coordinator
+        .create_collection(&["A81001"], "")
+        .await
+        .expect("collection");
+    let run = coordinator.run_now(&collection.id).await;
+    let job = poll(&agent, &[]).await.jobs.remove(0);
+
+    // Worth trying again: back to pending, not before the time given.
+    let ack: FailureAck = agent
+        .post(
+            "/v1/failures",
+            &FailureReport {
+                job_id: job.job_id.clone(),
+                reason: "the plugin ran out of fuel".into(),
+                retryable: true,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("reported");
+    assert_eq!(ack.status, JobStatus::Pending);
+    assert!(ack.retry_at_ms.is_some());
+    let results = run_results(&coordinator.operator(), &run.id)
+        .await
+        .expect("results");
+    assert_eq!(results.results[0].status, JobStatus::Pending);
+    assert_eq!(results.results[0].attempts, 1);
+    assert_eq!(
+        results.results[0].last_error.as_deref(),
+        Some("the plugin ran out of fuel")
+    );
+
+    // Not worth trying again: failed, with the reason, and the run is
+    // finished rather than waiting on a lease.
+    let job = loop {
+        let mut polled = poll(&agent, &[]).await;
+        if let Some(j) = polled.jobs.pop() {
+            break j;
+        }
+    };
+    let ack: FailureAck = agent
+        .post(
+            "/v1/failures",
+            &FailureReport {
+                job_id: job.job_id.clone(),
+                reason: "the site's policy refuses identifiable data".into(),
+                retryable: false,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("reported");
+    assert_eq!(ack.status, JobStatus::Failed);
+    let summary: RunSummary = coordinator
+        .operator()
+        .get(&format!("/v1/runs/{}", run.id), TIMEOUT)
+        .await
+        .expect("run");
+    assert_eq!(summary.jobs.failed, 1);
+    assert!(summary.jobs.finished());
+    let results = run_results(&coordinator.operator(), &run.id)
+        .await
+        .expect("results");
+    let row = &results.results[0];
+    assert_eq!(row.status, JobStatus::Failed);
+    assert_eq!(row.attempts, 2);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("the site's policy refuses identifiable data")
+    );
+
+    // A report for a job the agent does not hold changes nothing.
+    let before = coordinator.snapshot().await;
+    let err = agent
+        .post::<_, FailureAck>(
+            "/v1/failures",
+            &FailureReport {
+                job_id: job.job_id.clone(),
+                reason: "again".into(),
+                retryable: true,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect_err("not held");
+    assert!(
+        err.to_string().contains("409") || err.to_string().contains("403"),
+        "{err}"
+    );
+    assert_eq!(coordinator.snapshot().await, before);
+
+    // The operator retries the failed job: pending again, and handed out.
+    let summary: RunSummary = coordinator
+        .operator()
+        .post(&format!("/v1/runs/{}/retry", run.id), &(), TIMEOUT)
+        .await
+        .expect("retry");
+    assert_eq!(summary.jobs.pending, 1);
+    assert_eq!(poll(&agent, &[]).await.jobs.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_is_handed_back_the_job_it_holds() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let agent = agent_uplink(&coordinator, &enroll_only(dir.path(), &token.token).await);
+    let collection = coordinator
+        .create_collection(&["A81001"], "")
+        .await
+        .expect("collection");
+    coordinator.run_now(&collection.id).await;
+    let first = poll(&agent, &[]).await;
+    assert_eq!(first.jobs.len(), 1);
+
+    // Still extracting (it says it holds the job): not handed out again.
+    let held = vec![first.jobs[0].job_id.clone()];
+    assert!(poll(&agent, &held).await.jobs.is_empty());
+
+    // Restarted with nothing in hand: its leased job comes back at once,
+    // not after the 15-minute lease.
+    let again = poll(&agent, &[]).await;
+    assert_eq!(again.jobs.len(), 1);
+    assert_eq!(again.jobs[0].job_id, first.jobs[0].job_id);
+    let receipt: Receipt = agent
+        .post("/v1/results", &upload_for(&again.jobs[0], 12), TIMEOUT)
+        .await
+        .expect("stored");
+    assert_eq!(receipt.job_id, first.jobs[0].job_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_does_not_answer_the_job_is_refused_and_nothing_is_stored() {
+    let coordinator = Coordinator::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let agent = agent_uplink(&coordinator, &enroll_only(dir.path(), &token.token).await);
+    let collection = coordinator
+        .create_collection(&["A81001"], "")
+        .await
+        .expect("collection");
+    coordinator.run_now(&collection.id).await;
+    let job = poll(&agent, &[]).await.jobs.remove(0);
+
+    let other_pped = upload_changed(&job, 39, |e| {
+        e.parameters.insert("PPED".into(), "1999-01-01".into());
+    });
+    let no_inputs = upload_changed(&job, 39, |e| e.inputs.clear());
+    let other_practice = upload_changed(&job, 39, |e| e.practice = "B82002".into());
+    let mut other_query = upload_for(&job, 39);
+    other_query.extract = other_query.extract.replacen(
+        &job.query.hash.to_string(),
+        &gpes_canon::ContentHash::of_bytes(b"another query").to_string(),
+        1,
+    );
+    other_query.extract_hash = gpes_canon::ContentHash::of_bytes(other_query.extract.as_bytes());
+    let mut wrong_hash = upload_for(&job, 39);
+    wrong_hash.extract_hash = gpes_canon::ContentHash::of_bytes(b"not this extract");
+
+    let before = coordinator.snapshot().await;
+    for (what, upload, says) in [
+        ("PPED 1999-01-01", other_pped, "parameters"),
+        ("no inputs", no_inputs, "input"),
+        ("another practice", other_practice, "practice"),
+        ("another query", other_query, "query"),
+        ("a hash of something else", wrong_hash, "hash"),
+    ] {
+        let err = agent
+            .post::<_, Receipt>("/v1/results", &upload, TIMEOUT)
+            .await
+            .expect_err(what);
+        let message = err.to_string();
+        assert!(message.contains("422"), "{what}: {message}");
+        assert!(message.contains(says), "{what}: {message}");
+        assert_eq!(
+            coordinator.snapshot().await,
+            before,
+            "{what} changed the store"
+        );
+    }
+    assert!(coordinator.stored(&job.job_id).await.is_none());
+    let receipt: Receipt = agent
+        .post("/v1/results", &upload_for(&job, 39), TIMEOUT)
+        .await
+        .expect("the true answer is stored");
+    assert_eq!(receipt.job_id, job.job_id);
+}
