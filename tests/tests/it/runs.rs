@@ -302,3 +302,151 @@ async fn an_upload_that_does_not_answer_the_job_is_refused_and_nothing_is_stored
         .expect("the true answer is stored");
     assert_eq!(receipt.job_id, job.job_id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_runs_and_over_64_mib_of_results_come_in_pages_of_at_most_1_mib() {
+    let coordinator = Coordinator::start().await;
+    let operator = coordinator.operator();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let agent = agent_uplink(&coordinator, &enroll_only(dir.path(), &token.token).await);
+    let collection = coordinator
+        .create_collection(&["A81001"], "")
+        .await
+        .expect("collection");
+    let first = coordinator.run_now(&collection.id).await;
+    let job = poll(&agent, &[]).await.jobs.remove(0);
+    let _: Receipt = agent
+        .post("/v1/results", &upload_for(&job, 7), TIMEOUT)
+        .await
+        .expect("stored");
+    // An extract of about 10 KB (many populations, as a query of many
+    // would give), copied into every bulk result below.
+    let upload = upload_changed(&job, 7, |e| {
+        if let gpes_protocol::ResultOutput::Aggregate(a) = &mut e.result.output {
+            for i in 0..80 {
+                a.populations.push(gpes_protocol::PopulationCount {
+                    population: format!("POPULATION_{i:03}_{}", "X".repeat(90)),
+                    count: Some(i),
+                    suppressed: false,
+                    cells: vec![],
+                });
+            }
+        }
+    });
+    let size = upload.extract.len();
+    assert!(size > 9_000, "{size}");
+
+    // 9,999 more runs of one done job each, and one run of 300 practices,
+    // written straight into the store (the API would take minutes).
+    let db = &coordinator.running.db;
+    let mut tx = db.write().await.expect("transaction");
+    let hash = upload.extract_hash.to_string();
+    let mut insert = async |run: &str, due: i64, jobs: usize| {
+        sqlx::query(
+            "INSERT INTO runs (id, collection_id, due_ms, created_ms, deadline_ms, parameters) \
+             VALUES ($1, $2, $3, $3, $4, '{\"PPED\":\"2025-03-31\"}')",
+        )
+        .bind(run)
+        .bind(&collection.id)
+        .bind(due)
+        .bind(due + 86_400_000)
+        .execute(&mut *tx)
+        .await
+        .expect("run");
+        for j in 0..jobs {
+            let job_id = format!("{run}-job-{j}");
+            sqlx::query(
+                "INSERT INTO jobs (id, run_id, practice, state, agent_id, not_before_ms, \
+                 deadline_ms, attempts, updated_ms) VALUES ($1, $2, $3, 'done', 'a', 0, $4, 1, $4)",
+            )
+            .bind(&job_id)
+            .bind(run)
+            .bind(format!("P{j:05}"))
+            .bind(due)
+            .execute(&mut *tx)
+            .await
+            .expect("job");
+            sqlx::query(
+                "INSERT INTO results (job_id, run_id, agent_id, extract, extract_hash, stored_ms, late) \
+                 VALUES ($1, $2, 'a', $3, $4, $5, 0)",
+            )
+            .bind(&job_id)
+            .bind(run)
+            .bind(&upload.extract)
+            .bind(&hash)
+            .bind(due)
+            .execute(&mut *tx)
+            .await
+            .expect("result");
+        }
+    };
+    for i in 0..9_999i64 {
+        insert(&format!("bulk-run-{i:05}"), 1_000_000 + i, 1).await;
+    }
+    insert("bulk-run-wide", 2_000_000, 300).await;
+    tx.commit().await.expect("commit");
+    let stored: i64 = sqlx::query_scalar("SELECT SUM(LENGTH(extract)) FROM results")
+        .fetch_one(db.pool())
+        .await
+        .expect("sum");
+    assert!(stored > 64 << 20, "{stored} bytes of results stored");
+
+    // Every runs page at the largest limit is at most 1 MiB, and the
+    // cursors give each run once.
+    let mut seen = BTreeSet::new();
+    let mut next: Option<String> = None;
+    let mut largest = 0;
+    loop {
+        let path = match &next {
+            None => "/v1/runs?limit=1000".to_string(),
+            Some(c) => format!("/v1/runs?limit=1000&cursor={c}"),
+        };
+        let page: Page<RunSummary> = operator.get(&path, TIMEOUT).await.expect("page");
+        largest = largest.max(serde_json::to_vec(&page).expect("json").len());
+        for r in &page.items {
+            assert!(seen.insert(r.run.id.clone()), "{} twice", r.run.id);
+        }
+        next = page.next;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 10_001);
+    assert!(seen.contains(&first.id));
+    assert!(largest <= 1 << 20, "a runs page of {largest} bytes");
+
+    // The wide run's results, at the largest limit, stop at the byte
+    // budget and go on from the cursor.
+    let mut practices = BTreeSet::new();
+    let mut pages = 0;
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            None => "/v1/runs/bulk-run-wide/results?limit=1000".to_string(),
+            Some(c) => format!("/v1/runs/bulk-run-wide/results?limit=1000&cursor={c}"),
+        };
+        let page: RunResults = operator.get(&path, TIMEOUT).await.expect("results page");
+        let bytes = serde_json::to_vec(&page).expect("json").len();
+        assert!(bytes <= 1 << 20, "a results page of {bytes} bytes");
+        pages += 1;
+        for row in &page.results {
+            assert!(
+                practices.insert(row.practice.clone()),
+                "{} twice",
+                row.practice
+            );
+            assert_eq!(
+                row.extract_hash.as_ref().map(ToString::to_string),
+                Some(hash.clone())
+            );
+            assert!(row.result.is_some());
+        }
+        next = page.next;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(practices.len(), 300);
+    assert!(pages >= 3, "300 results of {size} bytes in {pages} pages");
+}

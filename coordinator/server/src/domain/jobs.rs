@@ -118,6 +118,20 @@ fn show(p: &BTreeMap<String, String>) -> String {
         .join(", ")
 }
 
+/// Names for a message, the first `n` of them: an upload's error must not
+/// grow with what a hostile or broken agent sent.
+fn at_most(names: &[&str], n: usize) -> String {
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(n)
+        .map(|name| name.chars().take(80).collect())
+        .collect();
+    if names.len() > n {
+        shown.push(format!("... {} more", names.len() - n));
+    }
+    shown.join(", ")
+}
+
 /// The answer must have the query's shape: the same populations in order
 /// for an aggregate, the query's columns for record-level output.
 fn check_shape(answer: &ResultOutput, output: &gpes_query::Output) -> Result<(), Refusal> {
@@ -133,8 +147,8 @@ fn check_shape(answer: &ResultOutput, output: &gpes_query::Output) -> Result<(),
             if got != want {
                 return Err(Refusal::WrongExtract(format!(
                     "its populations are [{}], the query's [{}]",
-                    got.join(", "),
-                    want.join(", ")
+                    at_most(&got, 12),
+                    at_most(&want, 12)
                 )));
             }
             for p in &a.populations {
