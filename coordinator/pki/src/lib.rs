@@ -33,7 +33,8 @@ pub use ca::{
 };
 pub use error::{PkiError, Result};
 pub use tls::{
-    ALPN_PROTOCOLS, agent_client_config, agent_listener_config, operator_client_config,
-    operator_listener_config, pinned_client_config,
+    ALPN_PROTOCOLS, RevokedAgents, agent_client_config, agent_listener_config,
+    agent_listener_config_revocable, operator_client_config, operator_listener_config,
+    pinned_client_config,
 };
 pub use token::{EnrollmentToken, SECRET_BYTES, TOKEN_PREFIX, hash_secret, secret_matches};

@@ -62,7 +62,8 @@ fn cert_error(e: PkiError) -> rustls::Error {
 ///   to `ca` (the only trust anchor), be within its validity, carry the
 ///   clientAuth extended key usage, and name exactly one agent
 ///   (`urn:gpes:agent:<id>`). Otherwise the handshake fails and no
-///   application data is read. No revocation list is consulted.
+///   application data is read. No revocation list is consulted (see
+///   [`agent_listener_config_revocable`]).
 /// - Presents `server` (chain `[leaf, CA]`).
 /// - ALPN: `h2`, `http/1.1`.
 ///
@@ -72,10 +73,57 @@ pub fn agent_listener_config(
     ca: &CertificateAuthority,
     server: &ServerIdentity,
 ) -> Result<Arc<ServerConfig>> {
+    agent_listener_config_revocable(ca, server, Arc::new(RevokedAgents::default()))
+}
+
+/// The agents whose certificates the agent listener refuses, by agent id,
+/// whatever their validity: the coordinator fills it from its store and
+/// keeps it current. Cheap to consult on every handshake.
+#[derive(Debug, Default)]
+pub struct RevokedAgents {
+    ids: std::sync::RwLock<std::collections::HashSet<String>>,
+}
+
+impl RevokedAgents {
+    pub fn is_revoked(&self, agent_id: &str) -> bool {
+        self.ids
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(agent_id)
+    }
+
+    pub fn revoke(&self, agent_id: &str) {
+        self.ids
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(agent_id.to_owned());
+    }
+
+    /// Replaces the whole list (a reload from the store).
+    pub fn replace(&self, ids: impl IntoIterator<Item = String>) {
+        *self.ids.write().unwrap_or_else(|p| p.into_inner()) = ids.into_iter().collect();
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// [`agent_listener_config`], and a certificate naming an agent in
+/// `revoked` fails the handshake (`CertificateError::Revoked`).
+pub fn agent_listener_config_revocable(
+    ca: &CertificateAuthority,
+    server: &ServerIdentity,
+    revoked: Arc<RevokedAgents>,
+) -> Result<Arc<ServerConfig>> {
     let provider = provider();
     let roots = Arc::new(roots_from_der(ca.cert_der().clone())?);
     let inner = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build()?;
-    let verifier = Arc::new(AgentCertVerifier { inner });
+    let verifier = Arc::new(AgentCertVerifier { inner, revoked });
     let (chain, key) = server.rustls_parts();
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(TLS13_ONLY)?
@@ -175,6 +223,7 @@ pub fn pinned_client_config(ca_spki_sha256: [u8; 32]) -> Result<Arc<ClientConfig
 #[derive(Debug)]
 struct AgentCertVerifier {
     inner: Arc<dyn ClientCertVerifier>,
+    revoked: Arc<RevokedAgents>,
 }
 
 impl ClientCertVerifier for AgentCertVerifier {
@@ -199,7 +248,10 @@ impl ClientCertVerifier for AgentCertVerifier {
         let verified = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        agent_id_from_cert(end_entity).map_err(cert_error)?;
+        let agent = agent_id_from_cert(end_entity).map_err(cert_error)?;
+        if self.revoked.is_revoked(&agent) {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Revoked));
+        }
         Ok(verified)
     }
 

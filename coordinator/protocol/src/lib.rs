@@ -146,6 +146,47 @@ pub struct PracticeHeartbeat {
     pub last_error: Option<String>,
 }
 
+/// `GET /v1/agents/{id}` (and each line of `GET /v1/agents`): an enrolled
+/// agent as the coordinator knows it from enrollment and heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub agent_id: String,
+    pub enrolled_ms: u64,
+    #[serde(default)]
+    pub revoked_ms: Option<u64>,
+    #[serde(default)]
+    pub last_seen_ms: Option<u64>,
+    #[serde(default)]
+    pub agent_version: Option<String>,
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    /// The practices it serves, each with what its last heartbeat said.
+    #[serde(default)]
+    pub practices: Vec<AgentPractice>,
+}
+
+/// One practice an agent serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPractice {
+    pub practice: String,
+    #[serde(default)]
+    pub plugin_name: Option<String>,
+    #[serde(default)]
+    pub plugin_version: Option<String>,
+    #[serde(default)]
+    pub buffer_depth: Option<u64>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// `POST /v1/agents/{id}/revoke`: what the revocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeResponse {
+    pub agent: AgentInfo,
+    /// Jobs it held, handed back to be given to another agent.
+    pub jobs_released: u64,
+}
+
 /// `POST /v1/failures`: an extraction that did not give an extract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -62,6 +62,11 @@ pub struct Config {
     /// Longest a request's body may take to arrive once its headers have.
     #[serde(default = "default_body_timeout_seconds")]
     pub body_timeout_seconds: u64,
+    /// How often each replica reloads the revoked agents from the store:
+    /// the longest a revocation made on another replica takes to reach
+    /// this one's handshakes (on the replica that revokes, at once).
+    #[serde(default = "default_revocation_refresh_seconds")]
+    pub revocation_refresh_seconds: u64,
 }
 
 fn default_agent_listen() -> SocketAddr {
@@ -93,6 +98,9 @@ fn default_agent_max_connections() -> usize {
 }
 fn default_timeout_seconds() -> u64 {
     10
+}
+fn default_revocation_refresh_seconds() -> u64 {
+    5
 }
 fn default_body_timeout_seconds() -> u64 {
     30
@@ -129,6 +137,7 @@ impl Config {
             handshake_timeout_seconds: default_timeout_seconds(),
             header_timeout_seconds: default_timeout_seconds(),
             body_timeout_seconds: default_body_timeout_seconds(),
+            revocation_refresh_seconds: default_revocation_refresh_seconds(),
         }
     }
 
@@ -147,7 +156,7 @@ impl Config {
     /// Values that can never work are refused, naming the key.
     pub fn check(&self) -> Result<(), String> {
         let max_leaf = gpes_pki::MAX_LEAF_VALIDITY_DAYS;
-        let checks: [(&str, bool, String); 9] = [
+        let checks: [(&str, bool, String); 10] = [
             (
                 "lease_seconds",
                 (1..=86_400).contains(&self.lease_seconds),
@@ -192,6 +201,11 @@ impl Config {
                 "body_timeout_seconds",
                 (1..=600).contains(&self.body_timeout_seconds),
                 "between 1 and 600".into(),
+            ),
+            (
+                "revocation_refresh_seconds",
+                (1..=3600).contains(&self.revocation_refresh_seconds),
+                "between 1 and 3600".into(),
             ),
         ];
         for (key, ok, range) in checks {

@@ -139,6 +139,12 @@ pub async fn start(
     let admin_hash = read_admin_token(&admin_token_path)?;
     let db = Db::open(config.database_url.as_deref(), &config.data_dir).await?;
     let server: ServerIdentity = ca.issue_server_cert(&config.server_names, 365)?;
+    let revoked = Arc::new(gpes_pki::RevokedAgents::default());
+    revoked.replace(
+        db::agents::revoked_ids(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the revoked agents: {e}"))?,
+    );
 
     let agent_listener = TcpListener::bind(config.agent_listen)
         .await
@@ -169,10 +175,11 @@ pub async fn start(
         authenticators: vec![Box::new(auth::AdminToken { hash: admin_hash })],
         jobs_ready: tokio::sync::Notify::new(),
         heartbeats: Default::default(),
+        revoked: revoked.clone(),
         config,
     });
     let tracker = TaskTracker::new();
-    let agent_tls = gpes_pki::agent_listener_config(&app.ca, &server)?;
+    let agent_tls = gpes_pki::agent_listener_config_revocable(&app.ca, &server, revoked)?;
     let operator_tls = gpes_pki::operator_listener_config(&server)?;
     let handshake_timeout = Duration::from_secs(app.config.handshake_timeout_seconds);
     let header_timeout = Duration::from_secs(app.config.header_timeout_seconds);
@@ -206,6 +213,7 @@ pub async fn start(
         tracker.clone(),
     ));
     tracker.spawn(schedule_loop(app.clone(), shutdown.clone()));
+    tracker.spawn(revocation_loop(app.clone(), shutdown.clone()));
     tracker.close();
     tracing::info!(%agent_addr, %operator_addr, backend = ?db.backend(), "coordinator listening");
     Ok(Running {
@@ -221,6 +229,22 @@ pub async fn start(
 /// This process's name as a scheduler lease holder.
 fn holder_name() -> String {
     crate::domain::random_id("replica")
+}
+
+/// Reloads the revoked agents from the store, so a revocation made on
+/// another replica is refused here within `revocation_refresh_seconds`.
+async fn revocation_loop(app: Arc<App>, shutdown: CancellationToken) {
+    let every = Duration::from_secs(app.config.revocation_refresh_seconds);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match db::agents::revoked_ids(&app.db).await {
+            Ok(ids) => app.revoked.replace(ids),
+            Err(e) => tracing::error!(error = %e, "could not reload the revoked agents"),
+        }
+    }
 }
 
 async fn schedule_loop(app: Arc<App>, shutdown: CancellationToken) {

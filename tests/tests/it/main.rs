@@ -1,5 +1,6 @@
 //! End-to-end suites: real coordinators and agents, real TLS, real sled.
 
+mod agents;
 mod durability;
 mod e2e;
 mod formats;

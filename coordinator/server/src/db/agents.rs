@@ -1,9 +1,9 @@
 //! Enrollment tokens and agents: the practices each serves, its heartbeat,
 //! its revocation.
 
-use super::{Db, to_i64};
+use super::{Db, to_i64, to_u64};
 use crate::domain::Refusal;
-use gpes_protocol::Heartbeat;
+use gpes_protocol::{AgentInfo, AgentPractice, Heartbeat};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenRow {
@@ -181,4 +181,139 @@ pub async fn record_heartbeat(
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct InfoRow {
+    id: String,
+    enrolled_ms: i64,
+    revoked_ms: Option<i64>,
+    last_seen_ms: Option<i64>,
+    agent_version: Option<String>,
+    protocol_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct PracticeRow {
+    practice: String,
+    plugin_name: Option<String>,
+    plugin_version: Option<String>,
+    buffer_depth: Option<i64>,
+    last_error: Option<String>,
+}
+
+const INFO: &str =
+    "SELECT id, enrolled_ms, revoked_ms, last_seen_ms, agent_version, protocol_version FROM agents";
+
+async fn info_of<'e, E>(executor: E, row: InfoRow) -> Result<AgentInfo, Refusal>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let practices: Vec<PracticeRow> = sqlx::query_as(
+        "SELECT practice, plugin_name, plugin_version, buffer_depth, last_error \
+         FROM agent_practices WHERE agent_id = $1 ORDER BY practice",
+    )
+    .bind(&row.id)
+    .fetch_all(executor)
+    .await?;
+    Ok(AgentInfo {
+        agent_id: row.id,
+        enrolled_ms: to_u64(row.enrolled_ms),
+        revoked_ms: row.revoked_ms.map(to_u64),
+        last_seen_ms: row.last_seen_ms.map(to_u64),
+        agent_version: row.agent_version,
+        protocol_version: row.protocol_version.and_then(|v| u32::try_from(v).ok()),
+        practices: practices
+            .into_iter()
+            .map(|p| AgentPractice {
+                practice: p.practice,
+                plugin_name: p.plugin_name,
+                plugin_version: p.plugin_version,
+                buffer_depth: p.buffer_depth.map(to_u64),
+                last_error: p.last_error,
+            })
+            .collect(),
+    })
+}
+
+/// One agent, revoked or not.
+pub async fn get(db: &Db, id: &str) -> Result<AgentInfo, Refusal> {
+    let row: InfoRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{INFO} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| Refusal::NoSuchAgent(id.to_owned()))?;
+    info_of(db.pool(), row).await
+}
+
+/// A page of agents in id order after `after`.
+pub async fn page(
+    db: &Db,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<AgentInfo>, Option<String>), Refusal> {
+    let rows: Vec<InfoRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{INFO} WHERE id > $1 ORDER BY id LIMIT $2"
+    )))
+    .bind(after.unwrap_or(""))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(db.pool())
+    .await?;
+    let more = rows.len() > limit as usize;
+    let mut out = Vec::new();
+    for row in rows.into_iter().take(limit as usize) {
+        out.push(info_of(db.pool(), row).await?);
+    }
+    let next = if more {
+        out.last().map(|a| a.agent_id.clone())
+    } else {
+        None
+    };
+    Ok((out, next))
+}
+
+/// Revokes an agent: from now on its certificate is refused and its
+/// requests too, and the jobs it holds go back to pending so another
+/// agent of the practice may take them. Revoking a revoked agent is
+/// refused (nothing changes).
+pub async fn revoke(db: &Db, id: &str, now_ms: u64) -> Result<(AgentInfo, u64), Refusal> {
+    let mut tx = db.write().await?;
+    let row: InfoRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{INFO} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Refusal::NoSuchAgent(id.to_owned()))?;
+    if row.revoked_ms.is_some() {
+        return Err(Refusal::AlreadyRevoked(id.to_owned()));
+    }
+    sqlx::query("UPDATE agents SET revoked_ms = $2 WHERE id = $1")
+        .bind(id)
+        .bind(to_i64(now_ms))
+        .execute(&mut *tx)
+        .await?;
+    let released = sqlx::query(
+        "UPDATE jobs SET state = 'pending', lease_until_ms = NULL, updated_ms = $2 \
+         WHERE agent_id = $1 AND state = 'leased'",
+    )
+    .bind(id)
+    .bind(to_i64(now_ms))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let row = InfoRow {
+        revoked_ms: Some(to_i64(now_ms)),
+        ..row
+    };
+    let info = info_of(&mut *tx, row).await?;
+    tx.commit().await?;
+    Ok((info, released))
+}
+
+/// Every revoked agent's id: what the agent listener refuses.
+pub async fn revoked_ids(db: &Db) -> Result<Vec<String>, Refusal> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM agents WHERE revoked_ms IS NOT NULL ORDER BY id")
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }

@@ -18,6 +18,11 @@ pub enum Refusal {
     UnknownAgent(String),
     #[error("agent '{0}' was revoked")]
     Revoked(String),
+    /// An operator named an agent the coordinator never enrolled.
+    #[error("agent '{0}' does not exist")]
+    NoSuchAgent(String),
+    #[error("agent '{0}' is already revoked")]
+    AlreadyRevoked(String),
     #[error("job '{0}' does not exist")]
     UnknownJob(String),
     #[error("run '{0}' does not exist")]

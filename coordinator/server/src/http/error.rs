@@ -69,10 +69,11 @@ impl From<Refusal> for ApiError {
             | Refusal::NotYourJob { .. }
             | Refusal::UnknownAgent(_)
             | Refusal::Revoked(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
-            Refusal::UnknownJob(_) | Refusal::UnknownCollection(_) | Refusal::UnknownRun(_) => {
-                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
-            }
-            Refusal::Conflict { .. } | Refusal::WrongState { .. } => {
+            Refusal::UnknownJob(_)
+            | Refusal::UnknownCollection(_)
+            | Refusal::UnknownRun(_)
+            | Refusal::NoSuchAgent(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Refusal::Conflict { .. } | Refusal::WrongState { .. } | Refusal::AlreadyRevoked(_) => {
                 (StatusCode::CONFLICT, ErrorCode::Conflict)
             }
             Refusal::HashMismatch { .. }

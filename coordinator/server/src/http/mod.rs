@@ -43,6 +43,8 @@ pub struct App {
     /// When each agent's heartbeat was last written (at most once a
     /// minute: it is operational state, not history).
     pub heartbeats: Mutex<HashMap<String, u64>>,
+    /// The revoked agents the agent listener refuses at the handshake.
+    pub revoked: Arc<gpes_pki::RevokedAgents>,
 }
 
 impl std::fmt::Debug for App {

@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gpes_pki::EnrollmentToken;
 use gpes_protocol::{
-    Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, EnrollRequest,
-    EnrollResponse, Page, Run, RunResults, RunSummary,
+    AgentInfo, Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse,
+    EnrollRequest, EnrollResponse, Page, RevokeResponse, Run, RunResults, RunSummary,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -45,6 +45,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/runs/{id}/results", get(run_results))
         .route("/v1/runs/{id}/cancel", post(cancel_run))
         .route("/v1/runs/{id}/retry", post(retry_run))
+        .route("/v1/agents", get(list_agents))
+        .route("/v1/agents/{id}", get(show_agent))
+        .route("/v1/agents/{id}/revoke", post(revoke_agent))
 }
 
 /// `?cursor=...&limit=...` on every list.
@@ -284,4 +287,42 @@ async fn retry_run(
     }
     app.jobs_ready.notify_waiters();
     Ok(Json(db::jobs::run_summary(&app.db, &id).await?))
+}
+
+async fn list_agents(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<AgentInfo>>, ApiError> {
+    let q = page_query(q)?;
+    let (items, next) = db::agents::page(&app.db, q.cursor.as_deref(), q.limit()?).await?;
+    Ok(Json(Page { items, next }))
+}
+
+async fn show_agent(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<AgentInfo>, ApiError> {
+    Ok(Json(db::agents::get(&app.db, &id).await?))
+}
+
+/// Revokes an agent: stored first, then added to this replica's list the
+/// agent listener consults (other replicas reload theirs every
+/// `revocation_refresh_seconds`).
+async fn revoke_agent(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<RevokeResponse>, ApiError> {
+    let (agent, jobs_released) = db::agents::revoke(&app.db, &id, app.now_ms()).await?;
+    app.revoked.revoke(&id);
+    tracing::warn!(agent = %id, actor = %operator.actor, jobs_released, "agent revoked");
+    if jobs_released > 0 {
+        app.jobs_ready.notify_waiters();
+    }
+    Ok(Json(RevokeResponse {
+        agent,
+        jobs_released,
+    }))
 }
