@@ -8,9 +8,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gpes_client::Uplink;
 use gpes_protocol::{
-    AgentInfo, Answer, Collection, CreateCollectionRequest, CreateTokenRequest,
-    CreateTokenResponse, DataClass, JobStatus, Page, Purpose, ResultOutput, ResultRow,
-    RevokeResponse, Run, RunResults, RunSummary, WarningCount,
+    AgentInfo, Answer, AuditEntry, AuditVerification, Collection, CreateCollectionRequest,
+    CreateTokenRequest, CreateTokenResponse, DataClass, JobStatus, Page, Purpose, ResultOutput,
+    ResultRow, RevokeResponse, Run, RunResults, RunSummary, WarningCount,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(version, about = "The GPES operator's command line")]
+#[command(
+    version,
+    about = "The GPES operator's command line",
+    after_help = "Exit codes: 0 done; 1 refused or failed (the message says why); 2 wrong usage; \
+                  3 `audit verify` found the trail tampered with. `query check` exits 1 when a file \
+                  does not validate."
+)]
 struct Args {
     /// Operator listener, host:port.
     #[arg(long, env = "GPESCTL_ADDRESS", global = true)]
@@ -80,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: AgentCommand,
     },
+    /// The audit trail: who did what, and whether it is intact.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Query files, offline: check them, explain them in plain English.
     Query {
         #[command(subcommand)]
@@ -106,6 +117,18 @@ enum RunCommand {
     Cancel { id: String },
     /// Hand the run's failed and expired jobs out again.
     Retry { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// The newest entries, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Check every entry's seal, the sequence and the signed checkpoint.
+    /// Exits 3 when the trail was tampered with.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -227,12 +250,28 @@ async fn main() -> ExitCode {
     }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Tampered>() => {
+            eprintln!("gpesctl: {e}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("gpesctl: {e:#}");
             ExitCode::from(1)
         }
     }
 }
+
+/// `audit verify` found the trail tampered with (exit code 3).
+#[derive(Debug)]
+struct Tampered;
+
+impl std::fmt::Display for Tampered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the audit trail does not verify")
+    }
+}
+
+impl std::error::Error for Tampered {}
 
 /// Reads and parses a query file; on failure prints every diagnostic
 /// (`FILE:LINE:COL: message`) to stderr.
@@ -406,6 +445,58 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         println!("{}", serde_json::to_string_pretty(&runs)?);
                     } else {
                         print_summaries(&runs);
+                    }
+                }
+            }
+        }
+        Command::Audit { command } => {
+            let up = uplink(&args)?;
+            match command {
+                AuditCommand::List { limit } => {
+                    let entries: Vec<AuditEntry> = all_pages(&up, "/v1/audit", *limit).await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&entries)?);
+                    } else {
+                        println!(
+                            "{:>6} {:<23} {:<28} {:<17} {:<16} {:<36} detail",
+                            "seq", "when", "who", "grant", "action", "target"
+                        );
+                        for e in entries {
+                            println!(
+                                "{:>6} {:<23} {:<28} {:<17} {:<16} {:<36} {}",
+                                e.seq,
+                                when(Some(e.at_ms)),
+                                e.actor,
+                                e.grant,
+                                e.action,
+                                e.target,
+                                e.detail
+                            );
+                        }
+                    }
+                }
+                AuditCommand::Verify => {
+                    let v: AuditVerification =
+                        up.get("/v1/audit/verify", Duration::from_secs(600)).await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&v)?);
+                    } else {
+                        println!(
+                            "{} entries, the newest {}; checkpoint: {}",
+                            v.entries,
+                            v.last_seq,
+                            v.checkpoint_seq
+                                .map_or("none yet".to_owned(), |s| format!("entry {s}"))
+                        );
+                        for p in &v.problems {
+                            println!("PROBLEM: {p}");
+                        }
+                        if v.ok {
+                            println!("the trail is intact");
+                        }
+                    }
+                    if !v.ok {
+                        return Err(Tampered.into());
                     }
                 }
             }

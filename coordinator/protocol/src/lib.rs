@@ -187,6 +187,38 @@ pub struct RevokeResponse {
     pub jobs_released: u64,
 }
 
+/// One entry of the audit trail (`GET /v1/audit`, newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at_ms: u64,
+    /// Who: `admin`, a user, `agent:<id>`, `token:<agent id>`.
+    pub actor: String,
+    /// The grant the action was allowed under.
+    pub grant: String,
+    pub action: String,
+    /// What it was done to: a run, a collection, an agent, a job.
+    pub target: String,
+    /// JSON text: the rest of what was done.
+    pub detail: String,
+    /// HMAC-SHA256 of this entry and the previous entry's mac.
+    pub mac: String,
+}
+
+/// `GET /v1/audit/verify`: the whole trail checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditVerification {
+    pub entries: u64,
+    pub last_seq: u64,
+    /// The signed checkpoint compared, if there was one.
+    #[serde(default)]
+    pub checkpoint_seq: Option<u64>,
+    pub ok: bool,
+    /// Every problem found (at most 100).
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
 /// `POST /v1/failures`: an extraction that did not give an extract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -67,6 +67,11 @@ pub struct Config {
     /// this one's handshakes (on the replica that revokes, at once).
     #[serde(default = "default_revocation_refresh_seconds")]
     pub revocation_refresh_seconds: u64,
+    /// How often the audit trail's head is checkpointed, signed, outside
+    /// the database: entries removed from the newest end within this time
+    /// of being written are not caught.
+    #[serde(default = "default_audit_checkpoint_seconds")]
+    pub audit_checkpoint_seconds: u64,
 }
 
 fn default_agent_listen() -> SocketAddr {
@@ -97,6 +102,9 @@ fn default_agent_max_connections() -> usize {
     30_000
 }
 fn default_timeout_seconds() -> u64 {
+    10
+}
+fn default_audit_checkpoint_seconds() -> u64 {
     10
 }
 fn default_revocation_refresh_seconds() -> u64 {
@@ -138,6 +146,7 @@ impl Config {
             header_timeout_seconds: default_timeout_seconds(),
             body_timeout_seconds: default_body_timeout_seconds(),
             revocation_refresh_seconds: default_revocation_refresh_seconds(),
+            audit_checkpoint_seconds: default_audit_checkpoint_seconds(),
         }
     }
 
@@ -156,7 +165,7 @@ impl Config {
     /// Values that can never work are refused, naming the key.
     pub fn check(&self) -> Result<(), String> {
         let max_leaf = gpes_pki::MAX_LEAF_VALIDITY_DAYS;
-        let checks: [(&str, bool, String); 10] = [
+        let checks: [(&str, bool, String); 11] = [
             (
                 "lease_seconds",
                 (1..=86_400).contains(&self.lease_seconds),
@@ -205,6 +214,11 @@ impl Config {
             (
                 "revocation_refresh_seconds",
                 (1..=3600).contains(&self.revocation_refresh_seconds),
+                "between 1 and 3600".into(),
+            ),
+            (
+                "audit_checkpoint_seconds",
+                (1..=3600).contains(&self.audit_checkpoint_seconds),
                 "between 1 and 3600".into(),
             ),
         ];

@@ -44,20 +44,29 @@ pub fn init(data_dir: &Path) -> anyhow::Result<()> {
     CertificateAuthority::load_or_create(&data_dir.join(CA_DIR))?;
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     if !path.exists() {
-        write_admin_token(&path)?;
+        write_secret(&path, &format!("gpes-admin-{}", random_hex()?))?;
+    }
+    let path = data_dir.join(db::audit::AUDIT_KEY_FILE);
+    if !path.exists() {
+        write_secret(&path, &random_hex()?)?;
     }
     Ok(())
 }
 
-fn write_admin_token(path: &Path) -> anyhow::Result<()> {
+/// 256 random bits, hex.
+fn random_hex() -> anyhow::Result<String> {
     use ring::rand::{SecureRandom, SystemRandom};
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let mut bytes = [0u8; ADMIN_TOKEN_BYTES];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| anyhow::anyhow!("the system's random source failed"))?;
-    let token = format!("gpes-admin-{}", hex::encode(bytes));
+    Ok(hex::encode(bytes))
+}
+
+/// Writes a secret file, mode 0600.
+fn write_secret(path: &Path, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     // Written to a temporary file, synced, then renamed: a full disk
     // leaves no empty token behind.
     let tmp = path.with_extension("token.tmp");
@@ -137,7 +146,10 @@ pub async fn start(
     let ca = CertificateAuthority::load(&ca_dir)?;
     let admin_token_path = config.data_dir.join(ADMIN_TOKEN_FILE);
     let admin_hash = read_admin_token(&admin_token_path)?;
-    let db = Db::open(config.database_url.as_deref(), &config.data_dir).await?;
+    let audit_key = db::audit::AuditKey::load(&config.data_dir.join(db::audit::AUDIT_KEY_FILE))?;
+    let db = Db::open(config.database_url.as_deref(), &config.data_dir)
+        .await?
+        .with_audit_key(audit_key);
     let server: ServerIdentity = ca.issue_server_cert(&config.server_names, 365)?;
     let revoked = Arc::new(gpes_pki::RevokedAgents::default());
     revoked.replace(
@@ -214,6 +226,7 @@ pub async fn start(
     ));
     tracker.spawn(schedule_loop(app.clone(), shutdown.clone()));
     tracker.spawn(revocation_loop(app.clone(), shutdown.clone()));
+    tracker.spawn(checkpoint_loop(app.clone(), shutdown.clone()));
     tracker.close();
     tracing::info!(%agent_addr, %operator_addr, backend = ?db.backend(), "coordinator listening");
     Ok(Running {
@@ -229,6 +242,41 @@ pub async fn start(
 /// This process's name as a scheduler lease holder.
 fn holder_name() -> String {
     crate::domain::random_id("replica")
+}
+
+/// Writes the audit trail's head, signed, to `audit.checkpoint` in the
+/// data directory whenever it has moved (checked every
+/// `audit_checkpoint_seconds`, and once more at shutdown), so that
+/// removing the newest entries from the database is caught by
+/// `audit verify`. Each replica keeps its own.
+async fn checkpoint_loop(app: Arc<App>, shutdown: CancellationToken) {
+    let every = Duration::from_secs(app.config.audit_checkpoint_seconds);
+    let path = app.config.data_dir.join(db::audit::CHECKPOINT_FILE);
+    let mut written = db::audit::read_checkpoint(&path)
+        .ok()
+        .flatten()
+        .map(|c| c.mac);
+    loop {
+        let stopping = tokio::select! {
+            () = shutdown.cancelled() => true,
+            () = tokio::time::sleep(every) => false,
+        };
+        match db::audit::head_checkpoint(&app.db, app.now_ms()).await {
+            Ok(c) if written.as_deref() != Some(c.mac.as_str()) => {
+                match db::audit::write_checkpoint(&path, &c) {
+                    Ok(()) => written = Some(c.mac),
+                    Err(e) => {
+                        tracing::error!(error = %e, path = %path.display(), "could not write the audit checkpoint")
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "could not read the audit head"),
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 /// Reloads the revoked agents from the store, so a revocation made on

@@ -1,6 +1,7 @@
 //! End-to-end suites: real coordinators and agents, real TLS, real sled.
 
 mod agents;
+mod audit;
 mod durability;
 mod e2e;
 mod formats;

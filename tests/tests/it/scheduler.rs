@@ -12,7 +12,10 @@ use gpes_schedule::{Clock, ManualClock};
 async fn store() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = crate::support::fresh_database().await;
-    let db = Db::open(url.as_deref(), dir.path()).await.expect("store");
+    let db = Db::open(url.as_deref(), dir.path())
+        .await
+        .expect("store")
+        .with_audit_key(db::audit::AuditKey::from_bytes(&[7; 32]));
     (db, dir)
 }
 
@@ -42,7 +45,14 @@ async fn collection(
         deadline_seconds: None,
     };
     let checked = validate(request, "2026-01-01", 72 * 3600).expect("valid");
-    db::collections::create(db, "collection-test", &checked, ms(created))
+    let who = db::audit::Entry {
+        actor: "admin",
+        grant: "admin",
+        action: "collection.create",
+        target: "collection-test",
+        detail: serde_json::Value::Null,
+    };
+    db::collections::create(db, "collection-test", &checked, ms(created), &who)
         .await
         .expect("create")
 }
@@ -134,7 +144,7 @@ async fn a_late_scheduler_makes_one_run_for_the_latest_missed_time_and_ticks_are
     let c = db::collections::get(&db, "collection-test")
         .await
         .expect("collection");
-    let (again, created) = db::jobs::fire(&db, &c, fired[0].fired_ms, ms(late), "2026-01-01")
+    let (again, created) = db::jobs::fire(&db, &c, fired[0].fired_ms, ms(late), "2026-01-01", None)
         .await
         .expect("fire");
     assert!(!created);

@@ -1,6 +1,7 @@
 //! Enrollment tokens and agents: the practices each serves, its heartbeat,
 //! its revocation.
 
+use super::audit::{self, Entry};
 use super::{Db, to_i64, to_u64};
 use crate::domain::Refusal;
 use gpes_protocol::{AgentInfo, AgentPractice, Heartbeat};
@@ -27,6 +28,7 @@ pub async fn create_token(
     practices: &[String],
     now_ms: u64,
     expires_ms: u64,
+    who: &Entry<'_>,
 ) -> Result<(), Refusal> {
     if practices.is_empty() {
         return Err(Refusal::Invalid(
@@ -34,6 +36,7 @@ pub async fn create_token(
         ));
     }
     let practices = serde_json::to_string(practices).map_err(|e| Refusal::Store(e.to_string()))?;
+    let mut tx = db.write().await?;
     sqlx::query(
         "INSERT INTO enrollment_tokens (secret_hash, agent_id, practices, created_ms, expires_ms) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -43,8 +46,10 @@ pub async fn create_token(
     .bind(practices)
     .bind(to_i64(now_ms))
     .bind(to_i64(expires_ms))
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    audit::append(&mut tx, db, who, now_ms).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -111,6 +116,19 @@ pub async fn redeem_token(
             .execute(&mut *tx)
             .await?;
     }
+    audit::append(
+        &mut tx,
+        db,
+        &Entry {
+            actor: &format!("token:{}", row.agent_id),
+            grant: "enrollment-token",
+            action: "agent.enroll",
+            target: &row.agent_id,
+            detail: serde_json::json!({ "practices": practices }),
+        },
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok((row.agent_id, practices))
 }
@@ -276,7 +294,12 @@ pub async fn page(
 /// requests too, and the jobs it holds go back to pending so another
 /// agent of the practice may take them. Revoking a revoked agent is
 /// refused (nothing changes).
-pub async fn revoke(db: &Db, id: &str, now_ms: u64) -> Result<(AgentInfo, u64), Refusal> {
+pub async fn revoke(
+    db: &Db,
+    id: &str,
+    now_ms: u64,
+    who: &Entry<'_>,
+) -> Result<(AgentInfo, u64), Refusal> {
     let mut tx = db.write().await?;
     let row: InfoRow = sqlx::query_as(sqlx::AssertSqlSafe(format!("{INFO} WHERE id = $1")))
         .bind(id)
@@ -305,6 +328,17 @@ pub async fn revoke(db: &Db, id: &str, now_ms: u64) -> Result<(AgentInfo, u64), 
         ..row
     };
     let info = info_of(&mut *tx, row).await?;
+    let detail = serde_json::json!({ "jobs_released": released });
+    audit::append(
+        &mut tx,
+        db,
+        &Entry {
+            detail,
+            ..who.clone()
+        },
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok((info, released))
 }

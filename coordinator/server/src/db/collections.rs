@@ -68,6 +68,7 @@ pub async fn create(
     id: &str,
     c: &NewCollection,
     now_ms: u64,
+    who: &super::audit::Entry<'_>,
 ) -> Result<Collection, Refusal> {
     let mut tx = db.write().await?;
     sqlx::query(AssertSqlSafe(format!(
@@ -95,6 +96,7 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
     }
+    super::audit::append(&mut tx, db, who, now_ms).await?;
     tx.commit().await?;
     get(db, id).await
 }

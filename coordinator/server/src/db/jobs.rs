@@ -26,6 +26,7 @@ pub async fn fire(
     due_ms: u64,
     now_ms: u64,
     run_date: &str,
+    who: Option<&super::audit::Entry<'_>>,
 ) -> Result<(Run, bool), Refusal> {
     let run_id = format!("{}-{}", collection.id, due_ms);
     let parameters = resolve_parameters(&collection.parameters, run_date);
@@ -56,6 +57,19 @@ pub async fn fire(
             .bind(to_i64(deadline_ms))
             .bind(to_i64(now_ms))
             .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(who) = who {
+            let detail = serde_json::json!({ "run": run_id, "parameters": parameters });
+            super::audit::append(
+                &mut tx,
+                db,
+                &super::audit::Entry {
+                    detail,
+                    ..who.clone()
+                },
+                now_ms,
+            )
             .await?;
         }
     }
@@ -569,6 +583,23 @@ pub async fn accept_upload(
         .execute(&mut *tx)
         .await?;
     }
+    super::audit::append(
+        &mut tx,
+        db,
+        &super::audit::Entry {
+            actor: &format!("agent:{agent_id}"),
+            grant: "agent",
+            action: "result.store",
+            target: &upload.job_id,
+            detail: serde_json::json!({
+                "run": job.run_id,
+                "extract_hash": upload.extract_hash.to_string(),
+                "late": late,
+            }),
+        },
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Receipt {
         job_id: upload.job_id.clone(),
@@ -593,7 +624,12 @@ pub async fn expire_due(db: &Db, now_ms: u64) -> Result<u64, Refusal> {
 
 /// Cancels a run: its waiting jobs are cancelled (an extract already
 /// buffered at a site is still stored when it arrives).
-pub async fn cancel_run(db: &Db, run_id: &str, now_ms: u64) -> Result<RunSummary, Refusal> {
+pub async fn cancel_run(
+    db: &Db,
+    run_id: &str,
+    now_ms: u64,
+    who: &super::audit::Entry<'_>,
+) -> Result<RunSummary, Refusal> {
     let mut tx = db.write().await?;
     let updated =
         sqlx::query("UPDATE runs SET cancelled_ms = $2 WHERE id = $1 AND cancelled_ms IS NULL")
@@ -618,12 +654,19 @@ pub async fn cancel_run(db: &Db, run_id: &str, now_ms: u64) -> Result<RunSummary
     .bind(to_i64(now_ms))
     .execute(&mut *tx)
     .await?;
+    super::audit::append(&mut tx, db, who, now_ms).await?;
     tx.commit().await?;
     run_summary(db, run_id).await
 }
 
 /// Offers a run's failed jobs again, with fresh attempts. Returns how many.
-pub async fn retry_failed(db: &Db, run_id: &str, now_ms: u64) -> Result<u64, Refusal> {
+/// Refused, changing nothing, when the run has no failed jobs.
+pub async fn retry_failed(
+    db: &Db,
+    run_id: &str,
+    now_ms: u64,
+    who: &super::audit::Entry<'_>,
+) -> Result<u64, Refusal> {
     let mut tx = db.write().await?;
     let run: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT deadline_ms, cancelled_ms FROM runs WHERE id = $1")
@@ -651,6 +694,23 @@ pub async fn retry_failed(db: &Db, run_id: &str, now_ms: u64) -> Result<u64, Ref
     .bind(to_i64(now_ms))
     .execute(&mut *tx)
     .await?;
+    let retried = done.rows_affected();
+    if retried == 0 {
+        return Err(Refusal::Invalid(format!(
+            "run '{run_id}' has no failed jobs"
+        )));
+    }
+    let detail = serde_json::json!({ "jobs": retried });
+    super::audit::append(
+        &mut tx,
+        db,
+        &super::audit::Entry {
+            detail,
+            ..who.clone()
+        },
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(done.rows_affected())
+    Ok(retried)
 }

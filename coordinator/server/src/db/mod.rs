@@ -10,6 +10,7 @@
 //! Times are integer Unix milliseconds.
 
 pub mod agents;
+pub mod audit;
 pub mod collections;
 pub mod jobs;
 pub mod refusals;
@@ -39,6 +40,8 @@ pub struct Db {
     backend: Backend,
     /// The PostgreSQL URL, for LISTEN connections.
     url: String,
+    /// The key the audit trail is sealed with (see `audit`).
+    audit_key: Option<audit::AuditKey>,
 }
 
 impl From<sqlx::Error> for Refusal {
@@ -124,7 +127,12 @@ impl Db {
                 what: what.clone(),
                 source,
             })?;
-        let db = Db { pool, backend, url };
+        let db = Db {
+            pool,
+            backend,
+            url,
+            audit_key: None,
+        };
         db.migrate(&what).await?;
         Ok(db)
     }
@@ -162,6 +170,16 @@ impl Db {
             Backend::Sqlite => &SQLITE,
             Backend::Postgres => &POSTGRES,
         }
+    }
+
+    /// This store, sealing its audit trail with `key`.
+    pub fn with_audit_key(mut self, key: audit::AuditKey) -> Db {
+        self.audit_key = Some(key);
+        self
+    }
+
+    pub fn audit_key(&self) -> Option<&audit::AuditKey> {
+        self.audit_key.as_ref()
     }
 
     pub fn backend(&self) -> Backend {

@@ -42,6 +42,27 @@ impl FromRequestParts<Arc<App>> for Agent {
 pub struct Operator {
     /// Who, as the audit trail and the refusal log name them.
     pub actor: String,
+    /// The grant their actions are allowed under (the bootstrap token's
+    /// is `admin`).
+    pub grant: String,
+}
+
+impl Operator {
+    /// The audit entry of an action of theirs.
+    pub fn did<'a>(
+        &'a self,
+        action: &'a str,
+        target: &'a str,
+        detail: serde_json::Value,
+    ) -> crate::db::audit::Entry<'a> {
+        crate::db::audit::Entry {
+            actor: &self.actor,
+            grant: &self.grant,
+            action,
+            target,
+            detail,
+        }
+    }
 }
 
 /// A way of telling who presents a credential.
@@ -60,6 +81,7 @@ impl Authenticator for AdminToken {
     fn authenticate(&self, bearer: &str) -> Option<Operator> {
         gpes_pki::secret_matches(bearer, &self.hash).then(|| Operator {
             actor: "admin".into(),
+            grant: "admin".into(),
         })
     }
 }

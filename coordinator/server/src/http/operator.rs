@@ -7,15 +7,16 @@ use super::auth::Operator;
 use super::body::{ENROLL_LIMIT, JsonBody, OPERATOR_LIMIT, read_json};
 use super::error::ApiError;
 use crate::db;
-use crate::domain::{self, Refusal};
+use crate::domain;
 use crate::scheduler::{self, ms};
 use axum::extract::{Path, Query, Request, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gpes_pki::EnrollmentToken;
 use gpes_protocol::{
-    AgentInfo, Collection, CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse,
-    EnrollRequest, EnrollResponse, Page, RevokeResponse, Run, RunResults, RunSummary,
+    AgentInfo, AuditEntry, AuditVerification, Collection, CreateCollectionRequest,
+    CreateTokenRequest, CreateTokenResponse, EnrollRequest, EnrollResponse, Page, RevokeResponse,
+    Run, RunResults, RunSummary,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -48,6 +49,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/agents", get(list_agents))
         .route("/v1/agents/{id}", get(show_agent))
         .route("/v1/agents/{id}/revoke", post(revoke_agent))
+        .route("/v1/audit", get(list_audit))
+        .route("/v1/audit/verify", get(verify_audit))
 }
 
 /// `?cursor=...&limit=...` on every list.
@@ -118,7 +121,7 @@ async fn enroll(
 
 async fn create_token(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     JsonBody(request): JsonBody<CreateTokenRequest, OPERATOR_LIMIT>,
 ) -> Result<Json<CreateTokenResponse>, ApiError> {
     if request.ttl_seconds == 0 || request.ttl_seconds > MAX_TOKEN_TTL_SECONDS {
@@ -157,6 +160,11 @@ async fn create_token(
         &practices,
         now,
         expires_ms,
+        &operator.did(
+            "token.create",
+            &agent_id,
+            serde_json::json!({ "practices": practices, "expires_ms": expires_ms }),
+        ),
     )
     .await?;
     Ok(Json(CreateTokenResponse {
@@ -168,7 +176,7 @@ async fn create_token(
 
 async fn create_collection(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     JsonBody(request): JsonBody<CreateCollectionRequest, OPERATOR_LIMIT>,
 ) -> Result<(StatusCode, Json<Collection>), ApiError> {
     let today = scheduler::london_date(app.clock.now());
@@ -178,7 +186,12 @@ async fn create_collection(
         app.config.run_deadline_hours.saturating_mul(3600),
     )?;
     let id = domain::random_id("collection");
-    let collection = db::collections::create(&app.db, &id, &checked, app.now_ms()).await?;
+    let who = operator.did(
+        "collection.create",
+        &id,
+        serde_json::json!({ "name": checked.name, "practices": checked.practices, "schedule": checked.schedule }),
+    );
+    let collection = db::collections::create(&app.db, &id, &checked, app.now_ms(), &who).await?;
     Ok((StatusCode::CREATED, Json(collection)))
 }
 
@@ -202,7 +215,7 @@ async fn show_collection(
 
 async fn run_now(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Run>), ApiError> {
     let collection = db::collections::get(&app.db, &id).await?;
@@ -213,6 +226,7 @@ async fn run_now(
         ms(now),
         ms(now),
         &scheduler::london_date(now),
+        Some(&operator.did("run.now", &id, serde_json::Value::Null)),
     )
     .await?;
     app.jobs_ready.notify_waiters();
@@ -251,14 +265,26 @@ async fn show_run(
 
 async fn run_results(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     Path(id): Path<String>,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RunResults>, ApiError> {
     let q = page_query(q)?;
+    let limit = q.limit()?;
     let summary = db::jobs::run_summary(&app.db, &id).await?;
+    // The read is on the trail before anything is returned.
+    db::audit::record(
+        &app.db,
+        &operator.did(
+            "results.read",
+            &id,
+            serde_json::json!({ "cursor": q.cursor, "limit": limit }),
+        ),
+        app.now_ms(),
+    )
+    .await?;
     let (results, next) =
-        db::jobs::results_page(&app.db, &id, q.cursor.as_deref(), q.limit()?, PAGE_BYTES).await?;
+        db::jobs::results_page(&app.db, &id, q.cursor.as_deref(), limit, PAGE_BYTES).await?;
     Ok(Json(RunResults {
         summary,
         results,
@@ -268,23 +294,32 @@ async fn run_results(
 
 async fn cancel_run(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<RunSummary>, ApiError> {
     Ok(Json(
-        db::jobs::cancel_run(&app.db, &id, app.now_ms()).await?,
+        db::jobs::cancel_run(
+            &app.db,
+            &id,
+            app.now_ms(),
+            &operator.did("run.cancel", &id, serde_json::Value::Null),
+        )
+        .await?,
     ))
 }
 
 async fn retry_run(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<RunSummary>, ApiError> {
-    let n = db::jobs::retry_failed(&app.db, &id, app.now_ms()).await?;
-    if n == 0 {
-        return Err(Refusal::Invalid(format!("run '{id}' has no failed jobs")).into());
-    }
+    db::jobs::retry_failed(
+        &app.db,
+        &id,
+        app.now_ms(),
+        &operator.did("run.retry", &id, serde_json::Value::Null),
+    )
+    .await?;
     app.jobs_ready.notify_waiters();
     Ok(Json(db::jobs::run_summary(&app.db, &id).await?))
 }
@@ -315,7 +350,13 @@ async fn revoke_agent(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<RevokeResponse>, ApiError> {
-    let (agent, jobs_released) = db::agents::revoke(&app.db, &id, app.now_ms()).await?;
+    let (agent, jobs_released) = db::agents::revoke(
+        &app.db,
+        &id,
+        app.now_ms(),
+        &operator.did("agent.revoke", &id, serde_json::Value::Null),
+    )
+    .await?;
     app.revoked.revoke(&id);
     tracing::warn!(agent = %id, actor = %operator.actor, jobs_released, "agent revoked");
     if jobs_released > 0 {
@@ -325,4 +366,35 @@ async fn revoke_agent(
         agent,
         jobs_released,
     }))
+}
+
+async fn list_audit(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
+    let q = page_query(q)?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("'{c}' is not a cursor this list gave")))
+        })
+        .transpose()?;
+    let (items, next) = db::audit::page(&app.db, before, q.limit()?).await?;
+    Ok(Json(Page {
+        items,
+        next: next.map(|n| n.to_string()),
+    }))
+}
+
+/// Walks the whole trail against this replica's signed checkpoint.
+async fn verify_audit(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+) -> Result<Json<AuditVerification>, ApiError> {
+    let path = app.config.data_dir.join(db::audit::CHECKPOINT_FILE);
+    let checkpoint = db::audit::read_checkpoint(&path).map_err(ApiError::internal)?;
+    Ok(Json(db::audit::verify(&app.db, checkpoint.as_ref()).await?))
 }
