@@ -173,3 +173,53 @@ pub fn agent_config(data_dir: &Path, practices: &[(&str, PathBuf)], poll_seconds
     }
     text
 }
+
+/// The extract an agent would send for a job (a count of registered
+/// patients, made-up inputs), changed by `change` before it is sealed: for
+/// tests and benchmarks that speak for an agent.
+pub fn sealed_upload_with(
+    job: &gpes_protocol::Job,
+    registered: u64,
+    change: impl FnOnce(&mut gpes_protocol::Extract),
+) -> gpes_protocol::UploadRequest {
+    let mut extract = gpes_protocol::Extract {
+        practice: job.practice.clone(),
+        query_hash: job.query.hash,
+        parameters: job.parameters.clone(),
+        plugin_name: "csv-export".into(),
+        plugin_version: "0.1.0".into(),
+        engine_version: "0.1.0".into(),
+        inputs: vec![gpes_protocol::InputFile {
+            name: "patients.csv".into(),
+            sha256: "ab".repeat(32),
+            bytes: 1024,
+        }],
+        result: gpes_protocol::Answer {
+            output: gpes_protocol::ResultOutput::Aggregate(gpes_protocol::AggregateResult {
+                populations: vec![gpes_protocol::PopulationCount {
+                    population: "REGISTERED".into(),
+                    count: Some(registered),
+                    suppressed: false,
+                    cells: vec![],
+                }],
+            }),
+            patients_evaluated: registered,
+            passes: 1,
+            excluded_by_policy: 0,
+            records_without_patient: 0,
+        },
+        data_quality_warnings: vec![],
+    };
+    change(&mut extract);
+    let canonical = gpes_canon::to_canonical_string(&extract).expect("canonical");
+    gpes_protocol::UploadRequest {
+        job_id: job.job_id.clone(),
+        extract_hash: gpes_canon::ContentHash::of_bytes(canonical.as_bytes()),
+        extract: canonical,
+    }
+}
+
+/// [`sealed_upload_with`], unchanged.
+pub fn sealed_upload(job: &gpes_protocol::Job, registered: u64) -> gpes_protocol::UploadRequest {
+    sealed_upload_with(job, registered, |_| {})
+}
