@@ -60,6 +60,11 @@ export GPESCTL_CA=$work/coordinator/ca/ca.pem
 export GPESCTL_TOKEN_FILE=$work/coordinator/admin.token
 echo "coordinator: operator API on $operator" >&2
 
+# The practices registry, from files in the ODS layouts: collections and
+# tokens may name only its active practices.
+"$bin/gpesctl" practice import examples/registry/epraccur.csv \
+  --successors examples/registry/succ.csv | tail -1 >&2
+
 # Two agents: one serving A81001 and B82002, one serving C83003.
 start_agent() {
   local name=$1; shift

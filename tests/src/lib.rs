@@ -223,3 +223,35 @@ pub fn sealed_upload_with(
 pub fn sealed_upload(job: &gpes_protocol::Job, registered: u64) -> gpes_protocol::UploadRequest {
     sealed_upload_with(job, registered, |_| {})
 }
+
+/// The practices the suites and benchmarks name, as the registry must
+/// hold them before collections or tokens may name them.
+pub const TEST_PRACTICES: [&str; 7] = [
+    "A81001", "B82002", "C83003", "D84004", "E85005", "P81001", "P81002",
+];
+
+/// Loads [`TEST_PRACTICES`] into a coordinator's registry, all active.
+pub async fn import_test_registry(operator: &gpes_client::Uplink) {
+    let request = gpes_protocol::PracticeImportRequest {
+        practices: TEST_PRACTICES
+            .iter()
+            .map(|code| gpes_protocol::PracticeRecord {
+                code: (*code).into(),
+                name: format!("Test practice {code}"),
+                region: "15N".into(),
+                status: gpes_protocol::PracticeStatus::Active,
+                open_date: Some("2000-01-01".into()),
+                close_date: None,
+            })
+            .collect(),
+        successors: vec![],
+    };
+    let _: gpes_protocol::PracticeImportResponse = operator
+        .post(
+            "/v1/practices/import",
+            &request,
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .expect("import the test practices");
+}

@@ -219,6 +219,107 @@ pub struct AuditVerification {
     pub problems: Vec<String>,
 }
 
+/// A practice in the registry (`GET /v1/practices/{code}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Practice {
+    /// The ODS code.
+    pub code: String,
+    pub name: String,
+    /// The commissioning organisation's code.
+    pub region: String,
+    pub status: PracticeStatus,
+    #[serde(default)]
+    pub open_date: Option<String>,
+    #[serde(default)]
+    pub close_date: Option<String>,
+    /// The practice it merged into, when it did.
+    #[serde(default)]
+    pub successor: Option<String>,
+    #[serde(default)]
+    pub supplier: Option<String>,
+    #[serde(default)]
+    pub clinical_system: Option<String>,
+    /// A test practice: never part of a national collection's figures.
+    #[serde(default)]
+    pub test: bool,
+}
+
+/// A practice's status as the ODS file gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PracticeStatus {
+    Active,
+    Closed,
+    Dormant,
+    Proposed,
+}
+
+impl PracticeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PracticeStatus::Active => "active",
+            PracticeStatus::Closed => "closed",
+            PracticeStatus::Dormant => "dormant",
+            PracticeStatus::Proposed => "proposed",
+        }
+    }
+}
+
+/// One practice as a registry file gives it (what `import` may change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeRecord {
+    pub code: String,
+    pub name: String,
+    pub region: String,
+    pub status: PracticeStatus,
+    #[serde(default)]
+    pub open_date: Option<String>,
+    #[serde(default)]
+    pub close_date: Option<String>,
+}
+
+/// A merger: `code` closed into `successor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessorRecord {
+    pub code: String,
+    pub successor: String,
+}
+
+/// `POST /v1/practices/import`: a batch of the registry files' lines,
+/// applied idempotently in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeImportRequest {
+    #[serde(default)]
+    pub practices: Vec<PracticeRecord>,
+    #[serde(default)]
+    pub successors: Vec<SuccessorRecord>,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PracticeImportResponse {
+    pub added: Vec<String>,
+    /// Each changed practice and its fields that changed, as
+    /// `field: old -> new`.
+    pub changed: Vec<(String, Vec<String>)>,
+    pub unchanged: u64,
+}
+
+/// `POST /v1/practices/{code}`: what the ODS file does not carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeSetRequest {
+    #[serde(default)]
+    pub supplier: Option<String>,
+    #[serde(default)]
+    pub clinical_system: Option<String>,
+    #[serde(default)]
+    pub test: Option<bool>,
+}
+
 /// `POST /v1/failures`: an extraction that did not give an extract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -190,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
     let operator = Uplink::new(&running.operator_addr.to_string(), tls)
         .map_err(anyhow::Error::msg)?
         .with_bearer(admin.trim());
+    gpes_tests::import_test_registry(&operator).await;
     let token: CreateTokenResponse = operator
         .post(
             "/v1/tokens",

@@ -10,7 +10,7 @@ use gpes_protocol::{
 };
 use std::time::Duration;
 
-/// A coordinator whose trail holds a token, an enrollment, a collection,
+/// A coordinator whose trail holds the test registry's import, a token, an enrollment, a collection,
 /// a run made by hand, a stored result, a read of results and a
 /// revocation; its checkpoint has caught up with the newest entry.
 async fn audited() -> (Coordinator, Vec<AuditEntry>) {
@@ -97,10 +97,11 @@ async fn every_action_stored_result_and_read_is_on_the_trail_and_it_verifies() {
         .iter()
         .map(|e| (e.action.as_str(), e.actor.as_str()))
         .collect();
-    let agent = entries[1].target.clone();
+    let agent = entries[2].target.clone();
     assert_eq!(
         actions,
         [
+            ("practices.import", "admin"),
             ("token.create", "admin"),
             ("agent.enroll", format!("token:{agent}").as_str()),
             ("collection.create", "admin"),
@@ -116,13 +117,13 @@ async fn every_action_stored_result_and_read_is_on_the_trail_and_it_verifies() {
     }
     assert_eq!(entries[0].grant, "admin");
     assert!(
-        entries[4].detail.contains("extract_hash"),
+        entries[5].detail.contains("extract_hash"),
         "{}",
-        entries[4].detail
+        entries[5].detail
     );
     let v = verify(&coordinator).await;
     assert!(v.ok, "{}", problems(&v));
-    assert_eq!((v.entries, v.last_seq, v.checkpoint_seq), (7, 7, Some(7)));
+    assert_eq!((v.entries, v.last_seq, v.checkpoint_seq), (8, 8, Some(8)));
 
     // A refused action adds nothing.
     let before = coordinator.snapshot().await;
@@ -140,34 +141,34 @@ async fn an_altered_entry_is_caught() {
     let (coordinator, _) = audited().await;
     sql(
         &coordinator,
-        "UPDATE audit SET detail = '{\"jobs_released\":1}' WHERE seq = 7",
+        "UPDATE audit SET detail = '{\"jobs_released\":1}' WHERE seq = 8",
     )
     .await;
     let v = verify(&coordinator).await;
     assert!(!v.ok);
     assert!(
-        problems(&v).contains("entry 7 (agent.revoke"),
+        problems(&v).contains("entry 8 (agent.revoke"),
         "{}",
         problems(&v)
     );
     sql(
         &coordinator,
-        "UPDATE audit SET actor = 'someone else' WHERE seq = 3",
+        "UPDATE audit SET actor = 'someone else' WHERE seq = 4",
     )
     .await;
-    assert!(problems(&verify(&coordinator).await).contains("entry 3 (collection.create"));
+    assert!(problems(&verify(&coordinator).await).contains("entry 4 (collection.create"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_entry_is_caught() {
     let (coordinator, _) = audited().await;
-    sql(&coordinator, "DELETE FROM audit WHERE seq = 6").await;
+    sql(&coordinator, "DELETE FROM audit WHERE seq = 7").await;
     let v = verify(&coordinator).await;
     assert!(!v.ok);
     let text = problems(&v);
-    assert!(text.contains("entries 6 to 6 are missing"), "{text}");
+    assert!(text.contains("entries 7 to 7 are missing"), "{text}");
     assert!(
-        text.contains("entry 7"),
+        text.contains("entry 8"),
         "the next entry's chain breaks too: {text}"
     );
 }
@@ -183,20 +184,20 @@ async fn an_inserted_entry_is_caught() {
         &coordinator,
         &format!(
             "INSERT INTO audit (seq, at_ms, actor, grant_name, action, target, detail, mac) \
-             VALUES (8, {}, 'admin', 'admin', 'run.cancel', 'x', 'null', '{forged_mac}')",
+             VALUES (9, {}, 'admin', 'admin', 'run.cancel', 'x', 'null', '{forged_mac}')",
             last.at_ms + 1
         ),
     )
     .await;
     sql(
         &coordinator,
-        &format!("UPDATE audit_head SET seq = 8, mac = '{forged_mac}'"),
+        &format!("UPDATE audit_head SET seq = 9, mac = '{forged_mac}'"),
     )
     .await;
     let v = verify(&coordinator).await;
     assert!(!v.ok);
     assert!(
-        problems(&v).contains("entry 8 (run.cancel"),
+        problems(&v).contains("entry 9 (run.cancel"),
         "{}",
         problems(&v)
     );
@@ -207,17 +208,17 @@ async fn removing_the_newest_entries_is_caught_by_the_checkpoint() {
     let (coordinator, entries) = audited().await;
     // The two newest go, and the head is wound back to match: the chain
     // that is left verifies by itself.
-    sql(&coordinator, "DELETE FROM audit WHERE seq > 5").await;
+    sql(&coordinator, "DELETE FROM audit WHERE seq > 6").await;
     sql(
         &coordinator,
-        &format!("UPDATE audit_head SET seq = 5, mac = '{}'", entries[4].mac),
+        &format!("UPDATE audit_head SET seq = 6, mac = '{}'", entries[5].mac),
     )
     .await;
     let v = verify(&coordinator).await;
     assert!(!v.ok);
     let text = problems(&v);
     assert!(
-        text.contains("names entry 7, but the trail ends at entry 5"),
+        text.contains("names entry 8, but the trail ends at entry 6"),
         "{text}"
     );
     assert_eq!(v.problems.len(), 1, "{text}");
@@ -226,14 +227,14 @@ async fn removing_the_newest_entries_is_caught_by_the_checkpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_rewritten_from_an_entry_on_is_caught() {
     let (coordinator, entries) = audited().await;
-    // Someone with the database but not the key rewrites entry 4 and
+    // Someone with the database but not the key rewrites entry 5 and
     // recomputes every mac from there on, with a key of their own, and
     // the head too.
     let theirs = AuditKey::from_bytes(&[42; 32]);
-    let mut prev = entries[2].mac.clone();
-    for e in &entries[3..] {
+    let mut prev = entries[3].mac.clone();
+    for e in &entries[4..] {
         let mut e = e.clone();
-        if e.seq == 4 {
+        if e.seq == 5 {
             e.detail = "{\"run\":\"another\"}".into();
         }
         let mac = audit::seal(&theirs, &e, &prev).expect("seal");
@@ -255,9 +256,9 @@ async fn a_chain_rewritten_from_an_entry_on_is_caught() {
     let v = verify(&coordinator).await;
     assert!(!v.ok);
     let text = problems(&v);
-    assert!(text.contains("entry 4 (run.now"), "{text}");
+    assert!(text.contains("entry 5 (run.now"), "{text}");
     assert!(
-        text.contains("entry 7 is not the one the checkpoint signed"),
+        text.contains("entry 8 is not the one the checkpoint signed"),
         "{text}"
     );
 }

@@ -168,6 +168,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
         gpes_tests::agent_config(&agent_data, &[("A81001", practice.clone())], 2),
     )
     .expect("write");
+    gpes_tests::import_test_registry(&op).await;
     let token: CreateTokenResponse = op
         .post(
             "/v1/tokens",

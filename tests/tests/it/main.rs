@@ -8,6 +8,7 @@ mod formats;
 mod hardening;
 mod independent;
 mod refusals;
+mod registry;
 mod runs;
 mod scheduler;
 mod store;

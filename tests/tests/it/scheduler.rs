@@ -16,6 +16,30 @@ async fn store() -> (Db, tempfile::TempDir) {
         .await
         .expect("store")
         .with_audit_key(db::audit::AuditKey::from_bytes(&[7; 32]));
+    let registry = gpes_protocol::PracticeImportRequest {
+        practices: ["A81001", "B82002"]
+            .iter()
+            .map(|code| gpes_protocol::PracticeRecord {
+                code: (*code).into(),
+                name: "test".into(),
+                region: "15N".into(),
+                status: gpes_protocol::PracticeStatus::Active,
+                open_date: None,
+                close_date: None,
+            })
+            .collect(),
+        successors: vec![],
+    };
+    let who = db::audit::Entry {
+        actor: "admin",
+        grant: "admin",
+        action: "practices.import",
+        target: "registry",
+        detail: serde_json::Value::Null,
+    };
+    db::practices::import(&db, &registry, 0, &who)
+        .await
+        .expect("registry");
     (db, dir)
 }
 

@@ -95,11 +95,13 @@ impl Coordinator {
         let running = gpes_coordinator::start(config, Arc::new(SystemClock), shutdown.clone())
             .await
             .expect("coordinator starts");
-        Coordinator {
+        let coordinator = Coordinator {
             running,
             shutdown,
             _dir: dir,
-        }
+        };
+        gpes_tests::import_test_registry(&coordinator.operator()).await;
+        coordinator
     }
 
     pub fn operator(&self) -> Uplink {

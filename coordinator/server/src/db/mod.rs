@@ -13,6 +13,7 @@ pub mod agents;
 pub mod audit;
 pub mod collections;
 pub mod jobs;
+pub mod practices;
 pub mod refusals;
 pub mod scheduler;
 

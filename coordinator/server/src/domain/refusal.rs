@@ -21,6 +21,8 @@ pub enum Refusal {
     /// An operator named an agent the coordinator never enrolled.
     #[error("agent '{0}' does not exist")]
     NoSuchAgent(String),
+    #[error("practice '{0}' is not in the registry")]
+    UnknownPractice(String),
     #[error("agent '{0}' is already revoked")]
     AlreadyRevoked(String),
     #[error("job '{0}' does not exist")]

@@ -72,7 +72,8 @@ impl From<Refusal> for ApiError {
             Refusal::UnknownJob(_)
             | Refusal::UnknownCollection(_)
             | Refusal::UnknownRun(_)
-            | Refusal::NoSuchAgent(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            | Refusal::NoSuchAgent(_)
+            | Refusal::UnknownPractice(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Refusal::Conflict { .. } | Refusal::WrongState { .. } | Refusal::AlreadyRevoked(_) => {
                 (StatusCode::CONFLICT, ErrorCode::Conflict)
             }

@@ -15,8 +15,9 @@ use axum::{Json, Router};
 use gpes_pki::EnrollmentToken;
 use gpes_protocol::{
     AgentInfo, AuditEntry, AuditVerification, Collection, CreateCollectionRequest,
-    CreateTokenRequest, CreateTokenResponse, EnrollRequest, EnrollResponse, Page, RevokeResponse,
-    Run, RunResults, RunSummary,
+    CreateTokenRequest, CreateTokenResponse, EnrollRequest, EnrollResponse, Page, Practice,
+    PracticeImportRequest, PracticeImportResponse, PracticeSetRequest, RevokeResponse, Run,
+    RunResults, RunSummary,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -49,6 +50,12 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/agents", get(list_agents))
         .route("/v1/agents/{id}", get(show_agent))
         .route("/v1/agents/{id}/revoke", post(revoke_agent))
+        .route("/v1/practices", get(list_practices))
+        .route("/v1/practices/import", post(import_practices))
+        .route(
+            "/v1/practices/{code}",
+            get(show_practice).post(set_practice),
+        )
         .route("/v1/audit", get(list_audit))
         .route("/v1/audit/verify", get(verify_audit))
 }
@@ -143,6 +150,7 @@ async fn create_token(
             practices.push(p);
         }
     }
+    db::practices::check_active(&app.db, &practices).await?;
     let (mut token, secret_hash) = EnrollmentToken::generate(
         &app.operator_address,
         Duration::from_secs(request.ttl_seconds),
@@ -185,6 +193,7 @@ async fn create_collection(
         &today,
         app.config.run_deadline_hours.saturating_mul(3600),
     )?;
+    db::practices::check_active(&app.db, &checked.practices).await?;
     let id = domain::random_id("collection");
     let who = operator.did(
         "collection.create",
@@ -397,4 +406,96 @@ async fn verify_audit(
     let path = app.config.data_dir.join(db::audit::CHECKPOINT_FILE);
     let checkpoint = db::audit::read_checkpoint(&path).map_err(ApiError::internal)?;
     Ok(Json(db::audit::verify(&app.db, checkpoint.as_ref()).await?))
+}
+
+async fn list_practices(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<Practice>>, ApiError> {
+    let q = page_query(q)?;
+    let (items, next) = db::practices::page(&app.db, q.cursor.as_deref(), q.limit()?).await?;
+    Ok(Json(Page { items, next }))
+}
+
+async fn show_practice(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(code): Path<String>,
+) -> Result<Json<Practice>, ApiError> {
+    Ok(Json(
+        db::practices::get(&app.db, &code.to_ascii_uppercase()).await?,
+    ))
+}
+
+/// At most this many lines per import request (gpesctl sends batches).
+const IMPORT_BATCH: usize = 2_000;
+
+fn check_date(what: &str, code: &str, date: Option<&str>) -> Result<(), ApiError> {
+    match date {
+        Some(d) if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() => {
+            Err(ApiError::unprocessable(format!(
+                "practice '{code}': the {what} '{d}' is not a date (YYYY-MM-DD)"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn import_practices(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    JsonBody(request): JsonBody<PracticeImportRequest, OPERATOR_LIMIT>,
+) -> Result<Json<PracticeImportResponse>, ApiError> {
+    let lines = request.practices.len() + request.successors.len();
+    if lines > IMPORT_BATCH {
+        return Err(ApiError::unprocessable(format!(
+            "at most {IMPORT_BATCH} lines per import request, not {lines}"
+        )));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &request.practices {
+        domain::check_practice_code(&p.code)?;
+        if p.code != p.code.to_ascii_uppercase() || !seen.insert(p.code.as_str()) {
+            return Err(ApiError::unprocessable(format!(
+                "practice '{}' is not upper case or is named twice",
+                p.code
+            )));
+        }
+        if p.name.trim().is_empty() || p.region.trim().is_empty() {
+            return Err(ApiError::unprocessable(format!(
+                "practice '{}' has no name or no commissioner",
+                p.code
+            )));
+        }
+        check_date("open date", &p.code, p.open_date.as_deref())?;
+        check_date("close date", &p.code, p.close_date.as_deref())?;
+    }
+    for s in &request.successors {
+        domain::check_practice_code(&s.code)?;
+        domain::check_practice_code(&s.successor)?;
+        if s.code == s.successor {
+            return Err(ApiError::unprocessable(format!(
+                "practice '{}' is named as its own successor",
+                s.code
+            )));
+        }
+    }
+    let who = operator.did("practices.import", "registry", serde_json::Value::Null);
+    Ok(Json(
+        db::practices::import(&app.db, &request, app.now_ms(), &who).await?,
+    ))
+}
+
+async fn set_practice(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(code): Path<String>,
+    JsonBody(request): JsonBody<PracticeSetRequest, OPERATOR_LIMIT>,
+) -> Result<Json<Practice>, ApiError> {
+    let code = code.to_ascii_uppercase();
+    let who = operator.did("practice.set", &code, serde_json::Value::Null);
+    Ok(Json(
+        db::practices::set(&app.db, &code, &request, app.now_ms(), &who).await?,
+    ))
 }
