@@ -48,8 +48,8 @@ pub use answer::{
 };
 pub use ast::{
     Action, Bound, Breakdown, Cluster, CodeSystem, Column, ColumnValue, DataClass, EventAggregate,
-    Output, ParamType, ParamValue, Parameter, Population, QuerySpec, Rule, Ties, Variable,
-    VariableDef, Window,
+    Output, ParamType, ParamValue, Parameter, Population, QuerySpec, Rule, Ties, ValueBound,
+    ValueRange, Variable, VariableDef, Window,
 };
 pub use bind::{BindError, BoundQuery};
 pub use dates::{DateLit, add_days, add_months, add_years, age_on};

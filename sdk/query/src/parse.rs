@@ -426,7 +426,16 @@ const EVENT_KINDS: &[(&str, EventAggregate)] = &[
     ("latest_value", EventAggregate::LatestValue),
     ("count", EventAggregate::Count),
     ("exists", EventAggregate::Exists),
+    ("minimum_value", EventAggregate::MinimumValue),
+    ("maximum_value", EventAggregate::MaximumValue),
+    ("mean_value", EventAggregate::MeanValue),
+    ("count_dates", EventAggregate::CountDates),
+    ("latest_same_day", EventAggregate::LatestSameDay),
+    ("earliest_same_day", EventAggregate::EarliestSameDay),
 ];
+
+/// Most clusters a same-day variable may read.
+pub const MAX_SAME_DAY_CLUSTERS: usize = 8;
 const DATED_KINDS: &[&str] = &[
     "age",
     "registered",
@@ -495,13 +504,16 @@ fn event_variable(
     what: &str,
     aggregate: EventAggregate,
 ) -> Option<VariableDef> {
+    let same_day = aggregate.is_same_day();
     let mut allowed = vec![
-        "cluster",
+        if same_day { "clusters" } else { "cluster" },
         "between",
+        "on",
         "on_or_after",
         "after",
         "on_or_before",
         "before",
+        "value",
     ];
     if matches!(
         aggregate,
@@ -509,29 +521,63 @@ fn event_variable(
     ) {
         allowed.push("ties");
     }
-    let f = cx.fields(body, what, &allowed, &["cluster"])?;
-    let cluster_pos = f.get("cluster").map_or(body.pos, |n| n.pos);
-    let cluster = f.get("cluster").and_then(|n| cx.name(n));
-    let mut window = Window::default();
+    let f = cx.fields(body, what, &allowed, &[allowed[0]])?;
     let mut ok = true;
+    let (cluster, cluster_pos, with_clusters, with_positions) = if same_day {
+        let list_node = f.get("clusters")?;
+        let items = cx.list(list_node, "a list of clusters")?;
+        if !(2..=MAX_SAME_DAY_CLUSTERS).contains(&items.len()) {
+            cx.err(
+                list_node.pos,
+                format!(
+                    "expected 2 to {MAX_SAME_DAY_CLUSTERS} clusters recorded on the same day, found {}",
+                    items.len()
+                ),
+            );
+            return None;
+        }
+        let mut names = Vec::new();
+        for item in items {
+            match cx.name(item) {
+                Some(n) if names.iter().any(|(m, _)| *m == n) => {
+                    cx.err(item.pos, format!("cluster '{n}' is listed twice"));
+                    ok = false;
+                }
+                Some(n) => names.push((n, item.pos)),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let (first, first_pos) = names.remove(0);
+        let (rest, rest_pos) = names.into_iter().unzip();
+        (first, first_pos, rest, rest_pos)
+    } else {
+        let pos = f.get("cluster").map_or(body.pos, |n| n.pos);
+        let name = f.get("cluster").and_then(|n| cx.name(n))?;
+        (name, pos, Vec::new(), Vec::new())
+    };
+    let mut window = Window::default();
+    // `between: [a, b]` and `on: d` (as `between: [d, d]`) set both bounds.
+    let both = |cx: &mut Cx, a: &Node, b: &Node, window: &mut Window| match (cx.expr(a), cx.expr(b))
+    {
+        (Some(a), Some(b)) => {
+            window.from = Some(Bound {
+                date: a,
+                inclusive: true,
+            });
+            window.to = Some(Bound {
+                date: b,
+                inclusive: true,
+            });
+            true
+        }
+        _ => false,
+    };
     if let Some(n) = f.get("between") {
         match cx.list(n, "'between' as [from, to]") {
-            Some([a, b]) => {
-                let (a, b) = (cx.expr(a), cx.expr(b));
-                match (a, b) {
-                    (Some(a), Some(b)) => {
-                        window.from = Some(Bound {
-                            date: a,
-                            inclusive: true,
-                        });
-                        window.to = Some(Bound {
-                            date: b,
-                            inclusive: true,
-                        });
-                    }
-                    _ => ok = false,
-                }
-            }
+            Some([a, b]) => ok &= both(cx, a, b, &mut window),
             Some(_) => {
                 cx.err(
                     n.pos,
@@ -542,12 +588,25 @@ fn event_variable(
             None => ok = false,
         }
     }
+    if let Some(n) = f.get("on") {
+        if f.get("between").is_some() {
+            cx.err(
+                f.key_pos("on").unwrap_or(n.pos),
+                format!("'on' sets both bounds, which 'between' of {what} sets already"),
+            );
+            ok = false;
+        } else {
+            ok &= both(cx, n, n, &mut window);
+        }
+    }
     let mut bound = |cx: &mut Cx, key: &str, slot: &mut Option<Bound>, inclusive: bool| {
         if let Some(n) = f.get(key) {
             if slot.is_some() {
                 cx.err(
                     f.key_pos(key).unwrap_or(n.pos),
-                    format!("'{key}' sets a bound {what} already has ('between' sets both)"),
+                    format!(
+                        "'{key}' sets a bound {what} already has ('between' and 'on' set both)"
+                    ),
                 );
                 ok = false;
             }
@@ -566,14 +625,77 @@ fn event_variable(
         Some(n) => [Ties::Lowest, Ties::Highest]
             [cx.word(n, "how ties are broken", &["lowest", "highest"])?],
     };
-    let cluster = cluster?;
+    let value = match f.get("value") {
+        None => None,
+        Some(n) => Some(Box::new(value_range(cx, n, what)?)),
+    };
     ok.then_some(VariableDef::Events {
         aggregate,
         cluster,
         cluster_pos,
         window,
         ties,
+        with_clusters,
+        with_positions,
+        value,
     })
+}
+
+/// `value: present`, or a mapping of `at_least`/`more_than` (the lower
+/// bound) and `at_most`/`less_than` (the upper), at most one of each.
+fn value_range(cx: &mut Cx, n: &Node, what: &str) -> Option<ValueRange> {
+    if let Value::Str(s) = &n.value {
+        if s == "present" {
+            return Some(ValueRange::default());
+        }
+        cx.err(
+            n.pos,
+            format!(
+                "expected the 'value' of {what} as 'present' or {{ at_least: N, at_most: N }} (also more_than, less_than); found '{s}'"
+            ),
+        );
+        return None;
+    }
+    let f = cx.fields(
+        n,
+        &format!("the 'value' of {what}"),
+        &["at_least", "more_than", "at_most", "less_than"],
+        &[],
+    )?;
+    if f.entries.is_empty() {
+        cx.err(
+            n.pos,
+            "expected at least one bound in 'value' (or write 'value: present')",
+        );
+        return None;
+    }
+    let mut range = ValueRange::default();
+    let mut ok = true;
+    for (key, kpos, node) in &f.entries {
+        let lower = matches!(*key, "at_least" | "more_than");
+        let inclusive = matches!(*key, "at_least" | "at_most");
+        let slot = if lower {
+            &mut range.from
+        } else {
+            &mut range.to
+        };
+        if slot.is_some() {
+            cx.err(
+                *kpos,
+                format!(
+                    "'{key}' sets the {} bound of the value a second time",
+                    if lower { "lower" } else { "upper" }
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        match cx.expr(node) {
+            Some(value) => *slot = Some(ValueBound { value, inclusive }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(range)
 }
 
 fn populations(cx: &mut Cx, node: &Node) -> Vec<Population> {
