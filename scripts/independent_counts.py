@@ -71,7 +71,7 @@ def main():
         max(dt) FILTER (WHERE code IN ('73211009','44054006','46635009') AND dt <= $pped) AS dmlat,
         min(dt) FILTER (WHERE code IN ('73211009','44054006','46635009') AND dt <= $pped) AS dmfirst,
         max(dt) FILTER (WHERE code = '315051004' AND dt <= $pped) AS dmres,
-        max(dt) FILTER (WHERE code = '38341003' AND dt <= $pped) AS hyplat,
+        max(dt) FILTER (WHERE code IN ('38341003','59621000') AND dt <= $pped) AS hyplat,
         max(dt) FILTER (WHERE code = '162659009' AND dt <= $pped) AS hypres,
         max(dt) FILTER (WHERE code = '195967001' AND dt <= $pped) AS astlat,
         max(dt) FILTER (WHERE code = '162660004' AND dt <= $pped) AS astres
