@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `examples/queries`, as built into the tool.
-pub const EXAMPLES: [(&str, &str); 8] = [
+pub const EXAMPLES: [(&str, &str); 9] = [
     (
         "registered.yaml",
         include_str!("../../../examples/queries/registered.yaml"),
@@ -30,6 +30,10 @@ pub const EXAMPLES: [(&str, &str); 8] = [
     (
         "hyp008.yaml",
         include_str!("../../../examples/queries/hyp008.yaml"),
+    ),
+    (
+        "hyp009.yaml",
+        include_str!("../../../examples/queries/hyp009.yaml"),
     ),
     (
         "ast_reg.yaml",
