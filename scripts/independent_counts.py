@@ -22,6 +22,108 @@ def add_months(d, n):
     return datetime.date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
 
 
+HYP_CODES = "('38341003','59621000')"
+INVITES = "('310427004','185719002')"
+
+
+def hypertension(db, params):
+    """HYP008 and HYP009 (examples/queries/hyp008.yaml, hyp009.yaml): the
+    register, then each denominator rule in order, recording the rule that
+    decided each patient: {"HYP008_DEN": n, "HYP008_NUM": n,
+    "HYP008_RULES": {"r1": n, "s2": n, ..., "s_end": n}, ...}."""
+    sql = f"""
+    WITH pat AS (
+      SELECT PatientGuid AS patient_id, d(nullif(DateOfBirth, '')) AS dob,
+             d(nullif(DateOfDeath, '')) AS dod
+      FROM p),
+    reg AS (
+      SELECT PatientGuid AS patient_id, max(d(RegisteredDate)) AS reg_dat
+      FROM r
+      WHERE RegistrationType = 'GMS' AND OrganisationOds = $practice
+        AND d(RegisteredDate) <= $pped
+        AND (coalesce(DeregisteredDate, '') = '' OR d(DeregisteredDate) > $pped)
+      GROUP BY PatientGuid),
+    ev AS (SELECT PatientGuid AS patient_id, d(EffectiveDate) AS dt, Code AS code,
+                  TRY_CAST(nullif(NumericValue, '') AS DOUBLE) AS val
+           FROM e WHERE CodeSystem = 'SNOMED' AND d(EffectiveDate) <= $pped),
+    lat AS (
+      SELECT patient_id,
+        max(dt) FILTER (WHERE code IN {HYP_CODES}) AS hyplat,
+        min(dt) FILTER (WHERE code IN {HYP_CODES}) AS hypfirst,
+        max(dt) FILTER (WHERE code = '162659009') AS hypres,
+        max(dt) FILTER (WHERE code = '407567007') AS htmax,
+        max(dt) FILTER (WHERE code = '716821000000100') AS pcapu,
+        max(dt) FILTER (WHERE code = '413123006') AS bpdec,
+        max(dt) FILTER (WHERE code = '716771000000106') AS pcadec,
+        min(dt) FILTER (WHERE code IN {INVITES} AND dt >= $year_ago) AS inv1
+      FROM ev GROUP BY patient_id),
+    inv2 AS (
+      SELECT lat.patient_id, min(ev.dt) AS inv2
+      FROM lat JOIN ev ON ev.patient_id = lat.patient_id
+      WHERE ev.code IN {INVITES} AND ev.dt >= lat.inv1 + INTERVAL 7 DAY
+      GROUP BY lat.patient_id),
+    -- Days with both a systolic and a diastolic value; the lowest of each.
+    bpdays AS (
+      SELECT patient_id, dt,
+        min(val) FILTER (WHERE code = '271649006') AS sys,
+        min(val) FILTER (WHERE code = '271650006') AS dia
+      FROM ev WHERE code IN ('271649006', '271650006') AND val IS NOT NULL
+      GROUP BY patient_id, dt),
+    bp AS (
+      SELECT patient_id, dt AS bp_dat, sys, dia FROM (
+        SELECT *, row_number() OVER (PARTITION BY patient_id ORDER BY dt DESC) AS n
+        FROM bpdays WHERE sys IS NOT NULL AND dia IS NOT NULL)
+      WHERE n = 1),
+    base AS (
+      SELECT pat.patient_id, reg.reg_dat,
+        CASE WHEN pat.dob IS NULL OR pat.dob > $pped THEN NULL ELSE
+          year($pped) - year(pat.dob)
+          - CASE WHEN (month($pped), day($pped)) < (month(pat.dob), day(pat.dob)) THEN 1 ELSE 0 END
+        END AS age,
+        lat.*, inv2.inv2, bp.bp_dat, bp.sys, bp.dia
+      FROM pat
+      JOIN reg USING (patient_id)
+      LEFT JOIN lat USING (patient_id)
+      LEFT JOIN inv2 USING (patient_id)
+      LEFT JOIN bp USING (patient_id)
+      WHERE (pat.dod IS NULL OR pat.dod > $pped)
+        AND lat.hyplat IS NOT NULL AND (lat.hypres IS NULL OR lat.hypres < lat.hyplat))
+    SELECT * FROM base
+    """
+    db.execute(
+        f"CREATE TEMP TABLE hyp AS {sql}",
+        {k: params[k] for k in ("pped", "practice", "year_ago")},
+    )
+    out = {}
+    for name, age_out, sys_max in [("HYP008", "age > 79", 140), ("HYP009", "age < 80", 150)]:
+        target = f"bp_dat > $twelve AND sys <= {sys_max} AND dia <= 90"
+        rule = f"""CASE
+          WHEN {age_out} THEN 'r1'
+          WHEN {target} THEN 's2'
+          WHEN htmax > $twelve THEN 'r3'
+          WHEN pcapu > $twelve THEN 'r4'
+          WHEN bpdec > $twelve THEN 'r5'
+          WHEN pcadec > $twelve THEN 'r6'
+          WHEN (bp_dat > $twelve AND (sys > {sys_max} OR dia > 90)
+                 AND inv1 > bp_dat AND inv2 IS NOT NULL)
+            OR (inv1 IS NOT NULL AND inv2 IS NOT NULL
+                 AND (bp_dat IS NULL OR bp_dat <= $twelve)) THEN 'r7'
+          WHEN hypfirst > $nine_months THEN 'r8'
+          WHEN reg_dat > $nine_months THEN 'r9'
+          ELSE 's_end' END"""
+        rows = db.execute(
+            f"SELECT {rule} AS decided, count(*), "
+            f"count(*) FILTER (WHERE {target}) FROM hyp GROUP BY decided",
+            {"twelve": params["twelve"], "nine_months": params["nine_months"]},
+        ).fetchall()
+        rules = {decided: n for decided, n, _ in rows}
+        den = [r for r in rows if r[0].startswith("s")]
+        out[f"{name}_DEN"] = sum(n for _, n, _ in den)
+        out[f"{name}_NUM"] = sum(m for _, _, m in den)
+        out[f"{name}_RULES"] = rules
+    return out
+
+
 def main():
     folder, practice, pped_text = sys.argv[1], sys.argv[2], sys.argv[3]
     pped = datetime.date.fromisoformat(pped_text)
@@ -50,6 +152,7 @@ def main():
         "three_months": three_months,
         "nine_months": nine_months,
     }
+    hyp_params = dict(params, twelve=add_months(pped, -12))
     sql = """
     WITH pat AS (
       SELECT PatientGuid AS patient_id,
@@ -127,6 +230,7 @@ def main():
     row = db.execute(sql, params).fetchone()
     names = ["DM_REG", "HYP_REG", "AST_REG", "DM020_DEN", "DM020_NUM", "REGISTERED"]
     out = dict(zip(names, row))
+    out.update(hypertension(db, hyp_params))
     out["seconds"] = round(time.perf_counter() - started, 4)
     print(json.dumps(out))
 

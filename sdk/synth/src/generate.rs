@@ -785,7 +785,7 @@ impl PatientGen<'_> {
     /// same-day rule takes the lowest of each), a systolic reading alone on
     /// a later day (which the same-day rule passes over), maximal therapy
     /// for some above target, exceptions (unsuitable, informed dissent, BP
-    /// declined), and pairs of invitations at least 7 days apart.
+    /// declined; mostly for those not at target), and pairs of invitations at least 7 days apart.
     fn hypertension_care(&mut self, diagnosed: i64, latest_bp: Option<(i64, bool)>) {
         let end = self.observed_until;
         let year_start = (end - YEAR + 1).max(diagnosed);
@@ -808,10 +808,13 @@ impl PatientGen<'_> {
                 self.event(d, MAXIMAL_BP_THERAPY, None, None);
             }
         }
-        for (share, code) in [
-            (0.015, HYPERTENSION_PCA_UNSUITABLE),
-            (0.015, HYPERTENSION_PCA_DECLINED),
-            (0.015, BP_DECLINED),
+        // Exceptions are recorded mostly for those not at target.
+        let at_target = latest_bp.is_some_and(|(d, c)| c && d > end - YEAR);
+        let share = if at_target { 0.005 } else { 0.05 };
+        for code in [
+            HYPERTENSION_PCA_UNSUITABLE,
+            HYPERTENSION_PCA_DECLINED,
+            BP_DECLINED,
         ] {
             if self.care.chance(share) {
                 let d = self.care.range(year_start, end);
