@@ -53,6 +53,15 @@ pub fn parse(file: &str, text: &str) -> anyhow::Result<QuerySpec> {
     gpes_query::parse(file, text).map_err(|e| anyhow!("{e}"))
 }
 
+/// Parses a query file, reading the code-list files it names beside it.
+pub fn parse_file(path: &Path) -> anyhow::Result<QuerySpec> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let lists = move |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
+    gpes_query::parse_with(&path.display().to_string(), &text, &lists).map_err(|e| anyhow!("{e}"))
+}
+
 /// Binds `spec` to a practice. `PPED` (the period end date the examples
 /// declare), when the query has it and `params` does not, is `pped`.
 pub fn bind(

@@ -68,6 +68,28 @@ pub struct Cluster {
     #[serde(serialize_with = "codes_as_strings")]
     pub codes: Vec<u64>,
     pub description: Option<String>,
+    /// Where the codes came from, when a file: the reference set and its
+    /// version are part of the canonical form (so is every code); the
+    /// file's path is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codelist: Option<CodeListRef>,
+}
+
+/// A code list read from a CSV file (OpenCodelists layout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeListRef {
+    #[serde(skip)]
+    pub file: String,
+    /// Where the `codelist` key is written.
+    #[serde(skip)]
+    pub key_pos: Pos,
+    /// Whether the codes were read from the file (rather than written out
+    /// beside it, the folded form).
+    #[serde(skip)]
+    pub read_from_file: bool,
+    /// The reference set's SNOMED CT id.
+    pub refset: String,
+    pub version: String,
 }
 
 fn codes_as_strings<S: serde::Serializer>(codes: &[u64], s: S) -> Result<S::Ok, S::Error> {

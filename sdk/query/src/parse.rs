@@ -10,6 +10,9 @@ use crate::{Diagnostic, Pos};
 pub(crate) struct Cx {
     pub file: String,
     pub errors: Vec<Diagnostic>,
+    /// The text of each code-list file the query names (or why it could
+    /// not be read).
+    pub code_lists: std::collections::BTreeMap<String, Result<String, String>>,
 }
 
 impl Cx {
@@ -367,8 +370,8 @@ fn clusters(cx: &mut Cx, node: &Node) -> Vec<Cluster> {
         let Some(f) = cx.fields(
             def,
             &what,
-            &["system", "codes", "description"],
-            &["system", "codes"],
+            &["system", "codes", "codelist", "description"],
+            &["system"],
         ) else {
             continue;
         };
@@ -378,28 +381,89 @@ fn clusters(cx: &mut Cx, node: &Node) -> Vec<Cluster> {
             .map(|i| [CodeSystem::Snomed, CodeSystem::Dmd][i]);
         let mut codes = Vec::new();
         let mut ok = true;
-        if let Some(items) = f.get("codes").and_then(|n| cx.list(n, "a list of codes")) {
-            for item in items {
-                let text = match &item.value {
-                    Value::Str(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    _ => {
+        let codelist = match f.get("codelist") {
+            None => None,
+            Some(n) => match codelist_ref(cx, n) {
+                Some(mut r) => {
+                    r.key_pos = f.key_pos("codelist").unwrap_or(n.pos);
+                    r.read_from_file = f.get("codes").is_none();
+                    Some(r)
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+        };
+        match (f.get("codes"), &codelist) {
+            (Some(n), _) => {
+                if let Some(items) = cx.list(n, "a list of codes") {
+                    for item in items {
+                        let text = match &item.value {
+                            Value::Str(s) => s.clone(),
+                            Value::Int(i) => i.to_string(),
+                            _ => {
+                                cx.err(
+                                    item.pos,
+                                    format!(
+                                        "expected a code (digits, quoted), found {}",
+                                        item.kind()
+                                    ),
+                                );
+                                ok = false;
+                                continue;
+                            }
+                        };
+                        match check_sctid(&text) {
+                            Ok(c) => codes.push(c),
+                            Err(e) => {
+                                cx.err(item.pos, e);
+                                ok = false;
+                            }
+                        }
+                    }
+                }
+            }
+            (None, Some(r)) => {
+                let file_pos = f
+                    .get("codelist")
+                    .map_or(def.pos, |n| field_pos(n, "file").unwrap_or(n.pos));
+                match cx.code_lists.get(&r.file).cloned() {
+                    Some(Ok(text)) => match crate::codelist::codes(&r.file, &text) {
+                        Ok(c) => codes = c,
+                        Err(errors) => {
+                            for e in errors {
+                                if cx.errors.len() < 100 {
+                                    cx.errors.push(e);
+                                }
+                            }
+                            ok = false;
+                        }
+                    },
+                    Some(Err(e)) => {
                         cx.err(
-                            item.pos,
-                            format!("expected a code (digits, quoted), found {}", item.kind()),
+                            file_pos,
+                            format!("cannot read code list '{}' of {what}: {e}", r.file),
                         );
                         ok = false;
-                        continue;
                     }
-                };
-                match check_sctid(&text) {
-                    Ok(c) => codes.push(c),
-                    Err(e) => {
-                        cx.err(item.pos, e);
+                    None => {
+                        cx.err(
+                            file_pos,
+                            format!("code list '{}' of {what} was not read", r.file),
+                        );
                         ok = false;
                     }
                 }
             }
+            (None, None) if ok => {
+                cx.err(
+                    def.pos,
+                    format!("{what} has neither 'codes' nor 'codelist'; one is required"),
+                );
+                ok = false;
+            }
+            (None, None) => {}
         }
         codes.sort_unstable();
         codes.dedup();
@@ -413,10 +477,64 @@ fn clusters(cx: &mut Cx, node: &Node) -> Vec<Cluster> {
                 system,
                 codes,
                 description,
+                codelist,
             });
         }
     }
     out
+}
+
+/// Where a mapping's value for `key` starts.
+fn field_pos(node: &Node, key: &str) -> Option<Pos> {
+    let Value::Map(pairs) = &node.value else {
+        return None;
+    };
+    pairs
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+        .map(|(_, v)| v.pos)
+}
+
+/// `codelist: { file: PATH, refset: SCTID, version: TEXT }`.
+fn codelist_ref(cx: &mut Cx, node: &Node) -> Option<CodeListRef> {
+    let f = cx.fields(
+        node,
+        "a code list",
+        &["file", "refset", "version"],
+        &["file", "refset", "version"],
+    )?;
+    let file_node = f.get("file")?;
+    let file = cx.text(file_node, "the code list's file")?;
+    if !crate::codelist::path_ok(&file) {
+        cx.err(
+            file_node.pos,
+            format!("'{file}' is not a relative path under the query's folder (no '..', '.', '\\' or leading '/')"),
+        );
+        return None;
+    }
+    let refset_node = f.get("refset")?;
+    let refset = refset_node.scalar_text().unwrap_or_default();
+    if let Err(e) = check_sctid(&refset) {
+        cx.err(refset_node.pos, format!("the reference set id {e}"));
+        return None;
+    }
+    let version = f
+        .get("version")
+        .and_then(|n| n.scalar_text().filter(|v| !v.trim().is_empty()))
+        .or_else(|| {
+            cx.err(
+                f.get("version").map_or(node.pos, |n| n.pos),
+                "expected the code list's version (non-empty text, such as 20200812)",
+            );
+            None
+        })?;
+    Some(CodeListRef {
+        file,
+        key_pos: node.pos,
+        read_from_file: true,
+        refset,
+        version,
+    })
 }
 
 const EVENT_KINDS: &[(&str, EventAggregate)] = &[
