@@ -160,3 +160,33 @@ fn a_writer_that_fails_or_writes_nothing_is_named_with_its_stderr() {
     assert!(out.contains("exited 0 but wrote nothing"), "{out}");
     assert!(out.contains("nothing to do"), "{out}");
 }
+
+fn patient_json_writer(flags: &str) -> String {
+    format!(
+        "python3 {}/../../plugins/python-patient-json/writer.py {flags}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// A Python plugin for a format the project never writes (one JSON object
+/// per patient, the tables nested inside: plugins/python-patient-json),
+/// proved through its supplier's writer; the same writer made lossy is
+/// caught. (Builds the component with componentize-py, about 30 s once.)
+#[test]
+fn a_python_plugin_of_another_structure_conforms_through_its_writer() {
+    let wasm = gpes_plugin_artifacts::tools::python_patient_json();
+    let wasm = wasm.to_string_lossy();
+    let (ok, out) = with_writer(&wasm, &patient_json_writer(""), "1000");
+    assert!(ok, "{out}");
+    assert!(out.contains("conformant"), "{out}");
+    assert_eq!(same_lines(&out), 4 + 9, "{out}");
+
+    let (ok, out) = with_writer(&wasm, &patient_json_writer("--lossy"), "1000");
+    assert!(!ok, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("all events") && l.contains("DIFFERENT")),
+        "{out}"
+    );
+    assert!(out.contains("does not conform"), "{out}");
+}
