@@ -124,6 +124,70 @@ def hypertension(db, params):
     return out
 
 
+def dm021(db, params):
+    """DM021 (examples/queries/dm021.yaml), rule by rule as hypertension()."""
+    sql = """
+    WITH pat AS (
+      SELECT PatientGuid AS patient_id, d(nullif(DateOfBirth, '')) AS dob,
+             d(nullif(DateOfDeath, '')) AS dod
+      FROM p),
+    reg AS (
+      SELECT PatientGuid AS patient_id, max(d(RegisteredDate)) AS reg_dat
+      FROM r
+      WHERE RegistrationType = 'GMS' AND OrganisationOds = $practice
+        AND d(RegisteredDate) <= $pped
+        AND (coalesce(DeregisteredDate, '') = '' OR d(DeregisteredDate) > $pped)
+      GROUP BY PatientGuid),
+    ev AS (SELECT PatientGuid AS patient_id, d(EffectiveDate) AS dt, Code AS code,
+                  TRY_CAST(nullif(NumericValue, '') AS DOUBLE) AS val
+           FROM e WHERE CodeSystem = 'SNOMED' AND d(EffectiveDate) <= $pped),
+    lat AS (
+      SELECT patient_id,
+        max(dt) FILTER (WHERE code IN ('73211009','44054006','46635009')) AS dmlat,
+        min(dt) FILTER (WHERE code IN ('73211009','44054006','46635009')) AS dmfirst,
+        max(dt) FILTER (WHERE code = '315051004') AS dmres,
+        max(dt) FILTER (WHERE code IN ('925831000000107','925861000000102')) AS modsev,
+        max(dt) FILTER (WHERE code = '925791000000100') AS mild
+      FROM ev GROUP BY patient_id),
+    hba AS (
+      SELECT patient_id, min(val) AS ifcc FROM (
+        SELECT patient_id, dt, val, max(dt) OVER (PARTITION BY patient_id) AS last_dt
+        FROM ev WHERE code = '999791000000106' AND val IS NOT NULL AND dt >= $year_ago)
+      WHERE dt = last_dt GROUP BY patient_id)
+    SELECT reg.reg_dat, lat.*, hba.ifcc,
+      CASE WHEN pat.dob IS NULL OR pat.dob > $pped THEN NULL ELSE
+        year($pped) - year(pat.dob)
+        - CASE WHEN (month($pped), day($pped)) < (month(pat.dob), day(pat.dob)) THEN 1 ELSE 0 END
+      END AS age
+    FROM pat JOIN reg USING (patient_id)
+    LEFT JOIN lat USING (patient_id) LEFT JOIN hba USING (patient_id)
+    WHERE (pat.dod IS NULL OR pat.dod > $pped)
+      AND lat.dmlat IS NOT NULL AND (lat.dmres IS NULL OR lat.dmres < lat.dmlat)
+      AND NOT coalesce(age < 17, false)
+    """
+    db.execute(
+        f"CREATE TEMP TABLE dm AS {sql}",
+        {k: params[k] for k in ("pped", "practice", "year_ago")},
+    )
+    rule = """CASE
+      WHEN NOT coalesce(modsev IS NOT NULL AND (mild IS NULL OR mild <= modsev), false) THEN 'r1'
+      WHEN ifcc <= 75 THEN 's2'
+      WHEN reg_dat > $three_months THEN 'r3'
+      WHEN dmfirst > $nine_months THEN 'r4'
+      ELSE 's_end' END"""
+    rows = db.execute(
+        f"SELECT {rule} AS decided, count(*), count(*) FILTER (WHERE ifcc <= 75) "
+        "FROM dm GROUP BY decided",
+        {k: params[k] for k in ("three_months", "nine_months")},
+    ).fetchall()
+    den = [r for r in rows if r[0].startswith("s")]
+    return {
+        "DM021_DEN": sum(n for _, n, _ in den),
+        "DM021_NUM": sum(m for _, _, m in den),
+        "DM021_RULES": {decided: n for decided, n, _ in rows},
+    }
+
+
 def main():
     folder, practice, pped_text = sys.argv[1], sys.argv[2], sys.argv[3]
     pped = datetime.date.fromisoformat(pped_text)
@@ -231,6 +295,7 @@ def main():
     names = ["DM_REG", "HYP_REG", "AST_REG", "DM020_DEN", "DM020_NUM", "REGISTERED"]
     out = dict(zip(names, row))
     out.update(hypertension(db, hyp_params))
+    out.update(dm021(db, params))
     out["seconds"] = round(time.perf_counter() - started, 4)
     print(json.dumps(out))
 

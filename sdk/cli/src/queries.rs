@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `examples/queries`, as built into the tool.
-pub const EXAMPLES: [(&str, &str); 9] = [
+pub const EXAMPLES: [(&str, &str); 10] = [
     (
         "registered.yaml",
         include_str!("../../../examples/queries/registered.yaml"),
@@ -22,6 +22,10 @@ pub const EXAMPLES: [(&str, &str); 9] = [
     (
         "dm020.yaml",
         include_str!("../../../examples/queries/dm020.yaml"),
+    ),
+    (
+        "dm021.yaml",
+        include_str!("../../../examples/queries/dm021.yaml"),
     ),
     (
         "hyp_reg.yaml",

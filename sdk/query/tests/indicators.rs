@@ -226,3 +226,76 @@ fn hyp008_explains_the_same_day_rule() {
         assert!(text.contains(words), "missing {words:?} in:\n{text}");
     }
 }
+
+const DM2: u64 = 44054006;
+const HBA1C: u64 = 999791000000106;
+const MILD: u64 = 925791000000100;
+const MODERATE: u64 = 925831000000107;
+const SEVERE: u64 = 925861000000102;
+
+/// Diabetic patients (diagnosed in 2015 unless said), each reaching one
+/// rule of DM021.
+fn frailty_practice() -> Vec<Record> {
+    let mut p = Practice::default();
+    let old = "1944-06-01"; // 80
+    let long = "2010-01-01";
+    // d1: moderate frailty, HbA1c 70: rule 2 selects.
+    p.patient("d1", old, long)
+        .event("d1", "2015-01-01", DM2, None)
+        .event("d1", "2024-01-01", MODERATE, None)
+        .event("d1", "2024-10-01", HBA1C, Some(70.0));
+    // d2: severe frailty, HbA1c 80: above target, reaches the end.
+    p.patient("d2", old, long)
+        .event("d2", "2015-01-01", DM2, None)
+        .event("d2", "2023-01-01", SEVERE, None)
+        .event("d2", "2024-10-01", HBA1C, Some(80.0));
+    // d3: mild frailty only: rule 1.
+    p.patient("d3", old, long)
+        .event("d3", "2015-01-01", DM2, None)
+        .event("d3", "2024-01-01", MILD, None)
+        .event("d3", "2024-10-01", HBA1C, Some(60.0));
+    // d4: moderate, later mild: no longer moderately frail: rule 1.
+    p.patient("d4", old, long)
+        .event("d4", "2015-01-01", DM2, None)
+        .event("d4", "2022-01-01", MODERATE, None)
+        .event("d4", "2024-05-01", MILD, None)
+        .event("d4", "2024-10-01", HBA1C, Some(60.0));
+    // d5: mild and moderate on the same day: moderate; HbA1c 74.
+    p.patient("d5", old, long)
+        .event("d5", "2015-01-01", DM2, None)
+        .event("d5", "2024-05-01", MILD, None)
+        .event("d5", "2024-05-01", MODERATE, None)
+        .event("d5", "2024-10-01", HBA1C, Some(74.0));
+    // d6: registered in the last 3 months, no HbA1c: rule 3.
+    p.patient("d6", old, "2025-01-15")
+        .event("d6", "2015-01-01", DM2, None)
+        .event("d6", "2024-01-01", MODERATE, None);
+    // d7: diagnosed in the last 9 months, no HbA1c: rule 4.
+    p.patient("d7", old, long)
+        .event("d7", "2024-08-01", DM2, None)
+        .event("d7", "2024-01-01", SEVERE, None);
+    // d8: frail, not diabetic: not on the register.
+    p.patient("d8", old, long)
+        .event("d8", "2024-01-01", MODERATE, None);
+    // d9: frail, last HbA1c more than 12 months ago: reaches the end.
+    p.patient("d9", old, long)
+        .event("d9", "2015-01-01", DM2, None)
+        .event("d9", "2024-01-01", MODERATE, None)
+        .event("d9", "2024-02-01", HBA1C, Some(60.0));
+    p.0
+}
+
+#[test]
+fn dm021_by_hand() {
+    let spec = example("dm021.yaml");
+    let bound = spec.bind(PRACTICE, &BTreeMap::new()).expect("binds");
+    let records = frailty_practice();
+    let answer = bound.evaluate(&records);
+    assert_eq!(answer, bound.evaluate(records.iter().rev()));
+    let c = counts(&answer);
+    assert_eq!(c["DM_REG"], 8);
+    // In: d1, d5 (rule 2), d2, d9 (the end). Out: d3, d4 (rule 1), d6
+    // (rule 3), d7 (rule 4).
+    assert_eq!(c["DM021_DEN"], 4);
+    assert_eq!(c["DM021_NUM"], 2);
+}

@@ -36,6 +36,12 @@ pub const BP_DECLINED: u64 = 413123006;
 pub const HYPERTENSION_INVITATION: u64 = 310427004;
 /// Hypertension monitoring first letter (procedure); `HYPINVITE_COD`.
 pub const HYPERTENSION_FIRST_LETTER: u64 = 185719002;
+/// Mild frailty (finding), as the electronic frailty index codes it.
+pub const MILD_FRAILTY: u64 = 925791000000100;
+/// Moderate frailty (finding).
+pub const MODERATE_FRAILTY: u64 = 925831000000107;
+/// Severe frailty (finding).
+pub const SEVERE_FRAILTY: u64 = 925861000000102;
 /// Hypertension resolved (finding); QOF's `HYPRES_COD`.
 pub const HYPERTENSION_RESOLVED: u64 = 162659009;
 /// Asthma (disorder).
@@ -107,7 +113,7 @@ pub const UNIT_CM: &str = "cm";
 pub const UNIT_KG_PER_M2: &str = "kg/m2";
 
 /// Every SNOMED CT concept id above.
-pub const SNOMED: [u64; 32] = [
+pub const SNOMED: [u64; 35] = [
     DIABETES,
     DIABETES_TYPE_2,
     DIABETES_TYPE_1,
@@ -140,6 +146,9 @@ pub const SNOMED: [u64; 32] = [
     BP_DECLINED,
     HYPERTENSION_INVITATION,
     HYPERTENSION_FIRST_LETTER,
+    MILD_FRAILTY,
+    MODERATE_FRAILTY,
+    SEVERE_FRAILTY,
 ];
 
 /// Every dm+d code above.

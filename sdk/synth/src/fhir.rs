@@ -77,7 +77,7 @@ const UK_CORE: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-";
 /// them. The Read codes are the commonly used ones, written from memory and
 /// not checked against the Read browser: they are there so that a reader
 /// must choose the SNOMED CT coding, and nothing maps them.
-const TERMS: [(u64, &str, Option<&str>); 32] = [
+const TERMS: [(u64, &str, Option<&str>); 35] = [
     (DIABETES, "Diabetes mellitus", Some("C10..")),
     (DIABETES_TYPE_2, "Type 2 diabetes mellitus", Some("C10F.")),
     (DIABETES_TYPE_1, "Type 1 diabetes mellitus", Some("C10E.")),
@@ -146,6 +146,9 @@ const TERMS: [(u64, &str, Option<&str>); 32] = [
         "Hypertension monitoring first letter",
         None,
     ),
+    (MILD_FRAILTY, "Mild frailty", None),
+    (MODERATE_FRAILTY, "Moderate frailty", None),
+    (SEVERE_FRAILTY, "Severe frailty", None),
 ];
 
 /// dm+d terms, the unit of a quantity and a dosage text.

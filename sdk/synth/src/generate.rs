@@ -90,11 +90,13 @@ pub fn generate(config: &PracticeConfig) -> Practice {
     for i in 0..config.patients {
         let rng = Rng::stream(config.seed, i as u64 + 1);
         let care = Rng::stream(config.seed ^ CARE_STREAMS, i as u64 + 1);
+        let frailty = Rng::stream(config.seed ^ FRAILTY_STREAMS, i as u64 + 1);
         let id = format!("p{:06}", i + 1);
         let nhs_number = nhs.next();
         PatientGen {
             rng,
             care,
+            frailty,
             id,
             reference: to_days(config.reference_date),
             practice: &config.practice,
@@ -112,6 +114,9 @@ pub fn generate(config: &PracticeConfig) -> Practice {
 /// Keys the per-patient streams of hypertension care records apart from
 /// the main ones.
 const CARE_STREAMS: u64 = 0x6879_7030_3038_0001;
+
+/// Keys the per-patient streams of frailty codes apart from the others.
+const FRAILTY_STREAMS: u64 = 0x6672_6169_6c74_7902;
 
 /// Unique NHS numbers in the test range 999 000 000x to 999 999 999x, which
 /// NHS England never issues to a person, drawn from their own stream.
@@ -156,6 +161,8 @@ struct PatientGen<'a> {
     /// invitations), so that adding them left every other draw, and so
     /// every other record, as it was.
     care: Rng,
+    /// A stream of its own for frailty codes, for the same reason.
+    frailty: Rng,
     id: String,
     reference: i64,
     practice: &'a str,
@@ -561,6 +568,8 @@ impl PatientGen<'_> {
             }
         }
 
+        self.frailty_codes(age);
+
         // Asthma.
         let asthma = self.condition(asthma_rate(age), ASTHMA_RESOLVED_SHARE);
         let mut asthmatic = false;
@@ -778,6 +787,41 @@ impl PatientGen<'_> {
         };
         self.reading(day, SYSTOLIC_BP, sys, UNIT_MM_HG);
         self.reading(day, DIASTOLIC_BP, dia, UNIT_MM_HG);
+    }
+
+    /// Electronic frailty index findings for those 65 and over: mild 35%,
+    /// moderate 12%, severe 3.5%, in the last two years; a tenth of the
+    /// mild have an earlier moderate (improved), a fifth of the moderate
+    /// and severe an earlier mild (worsened).
+    fn frailty_codes(&mut self, age: i32) {
+        let end = self.observed_until;
+        if age < 65 {
+            return;
+        }
+        let u = self.frailty.unit();
+        let code = if u < 0.035 {
+            SEVERE_FRAILTY
+        } else if u < 0.155 {
+            MODERATE_FRAILTY
+        } else if u < 0.505 {
+            MILD_FRAILTY
+        } else {
+            return;
+        };
+        let lo = (end - 2 * YEAR).max(self.dob);
+        let day = self.frailty.range(lo, end);
+        self.event(day, code, None, None);
+        let earlier = if code == MILD_FRAILTY {
+            self.frailty.chance(0.10).then_some(MODERATE_FRAILTY)
+        } else {
+            self.frailty.chance(0.20).then_some(MILD_FRAILTY)
+        };
+        if let Some(before) = earlier
+            && day - YEAR >= self.dob
+        {
+            let d = self.frailty.range(day - 2 * YEAR, day - YEAR).max(self.dob);
+            self.event(d, before, None, None);
+        }
     }
 
     /// The records QOF's hypertension rules read beyond the readings, from
