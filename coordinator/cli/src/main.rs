@@ -323,7 +323,10 @@ fn load_query(path: &Path) -> Option<gpes_query::QuerySpec> {
             return None;
         }
     };
-    match gpes_query::parse(&name, &text) {
+    // Code lists the query names are read beside it.
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let lists = move |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
+    match gpes_query::parse_with(&name, &text, &lists) {
         Ok(spec) => Some(spec),
         Err(errors) => {
             for d in &errors.0 {
@@ -416,6 +419,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     }
                     let query_text = std::fs::read_to_string(query)
                         .with_context(|| format!("reading {}", query.display()))?;
+                    // Code lists named by file are written into the text:
+                    // the coordinator and agents see the whole query.
+                    let dir = query.parent().unwrap_or(Path::new(".")).to_path_buf();
+                    let lists = move |f: &str| {
+                        std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string())
+                    };
+                    let query_text =
+                        gpes_query::fold(&query.display().to_string(), &query_text, &lists)
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
                     let c: Collection = up
                         .post(
                             "/v1/collections",

@@ -51,6 +51,20 @@ fn workspace() -> PathBuf {
 /// (so it is built once, not by every test). Panics naming the install
 /// command when componentize-py is missing.
 pub fn python_example() -> PathBuf {
+    python_plugin("python-example")
+}
+
+/// The python-patient-json plugin (`plugins/python-patient-json`: a JSON
+/// lines export of the patient-nested kind), built and cached like
+/// [`python_example`] (whose `model.py` it shares).
+pub fn python_patient_json() -> PathBuf {
+    python_plugin("python-patient-json")
+}
+
+/// Builds `plugins/NAME` with its `build.sh` into a cache keyed by its
+/// sources, python-example's (which every Python plugin may share), the WIT,
+/// the build script and componentize-py's version.
+fn python_plugin(name: &str) -> PathBuf {
     // One build at a time within a test binary.
     static BUILDING: Mutex<()> = Mutex::new(());
     let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
@@ -64,11 +78,12 @@ pub fn python_example() -> PathBuf {
         ),
         Err(e) => missing("componentize-py", COMPONENTIZE_PY, &e.to_string()),
     };
-    let plugin_dir = workspace().join("plugins/python-example");
+    let plugin_dir = workspace().join("plugins").join(name);
     let mut hash = Sha256::new();
     hash.update(version.as_bytes());
     for (dir, ext) in [
         (plugin_dir.join("src"), "py"),
+        (workspace().join("plugins/python-example/src"), "py"),
         (workspace().join("sdk/wit"), "wit"),
     ] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -86,7 +101,7 @@ pub fn python_example() -> PathBuf {
     }
     hash.update(std::fs::read(plugin_dir.join("build.sh")).expect("build.sh exists"));
     let key = hex::encode(&hash.finalize()[..8]);
-    let cache = Path::new(env!("OUT_DIR")).join("python-example");
+    let cache = Path::new(env!("OUT_DIR")).join(name);
     let wasm = cache.join(format!("plugin-{key}.wasm"));
     if wasm.is_file() {
         return wasm;

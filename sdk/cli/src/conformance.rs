@@ -20,9 +20,22 @@ use std::time::Instant;
 pub struct Args {
     /// The plugin (a WebAssembly component).
     pub plugin: PathBuf,
-    /// The plugin's input format: the synthetic practices are written in it.
-    #[arg(long, value_enum)]
-    pub format: crate::synth::Format,
+    /// The plugin's input format, when the project writes it: the
+    /// synthetic practices are written in it.
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "writer",
+        conflicts_with = "writer"
+    )]
+    pub format: Option<crate::synth::Format>,
+    /// For any other format: a command that writes it. It is run as
+    /// `CMD IN.jsonl OUTDIR` (through `sh -c`), where IN.jsonl is the
+    /// practice as JSON lines of model records (sdk/MODEL.md, "The
+    /// conformance kit's JSON lines") and OUTDIR an empty folder the
+    /// plugin then reads.
+    #[arg(long, value_name = "CMD")]
+    pub writer: Option<String>,
     /// Patients in each practice (at least 1,000).
     #[arg(long, default_value_t = 10_000)]
     pub patients: usize,
@@ -62,7 +75,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         info.name,
         info.version,
         info.supplier,
-        args.format.name(),
+        match (&args.format, &args.writer) {
+            (Some(f), _) => f.name().to_owned(),
+            (None, Some(cmd)) => format!("written by `{cmd}`"),
+            (None, None) => "?".to_owned(),
+        },
         args.practices,
         args.patients
     );
@@ -82,7 +99,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.check().map_err(|e| anyhow!("{e}"))?;
         let practice = gpes_synth::generate(&config);
         let folder = root.join(format!("{code}-seed{}", config.seed));
-        crate::synth::write(args.format, &practice, &folder)?;
+        match (&args.format, &args.writer) {
+            (Some(format), _) => crate::synth::write(*format, &practice, &folder)?,
+            (None, Some(cmd)) => {
+                let input = root.join(format!("{code}-seed{}.jsonl", config.seed));
+                write_jsonl(&practice, &input)?;
+                run_writer(cmd, &input, &folder)?;
+            }
+            (None, None) => bail!("give --format or --writer"),
+        }
         println!(
             "\npractice {code} (seed {}): {} records, written to {}",
             config.seed,
@@ -95,6 +120,63 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{differences} difference(s): the plugin does not conform");
     }
     println!("\nconformant: every record and every answer equals the reference");
+    Ok(())
+}
+
+/// The practice as JSON lines, one model record a line (serde's form of
+/// `gpes_model::Record`), patients first, then registrations, events and
+/// medications, each in the generator's order.
+pub fn write_jsonl(practice: &Practice, path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("could not create {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for r in practice.records() {
+        serde_json::to_writer(&mut out, &r)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Runs the writer command `cmd IN OUTDIR`; fails, with the command and
+/// its standard error, when it exits other than 0 or leaves OUTDIR empty.
+pub fn run_writer(cmd: &str, input: &Path, outdir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(outdir)
+        .with_context(|| format!("could not create {}", outdir.display()))?;
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} \"$1\" \"$2\""))
+        .arg("sh")
+        .arg(input)
+        .arg(outdir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("could not run the writer `{cmd}`"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!(
+            "the writer `{cmd} {} {}` failed ({}); its standard error:\n{}",
+            input.display(),
+            outdir.display(),
+            out.status,
+            stderr.trim_end()
+        );
+    }
+    let wrote = outdir
+        .read_dir()
+        .with_context(|| format!("could not read {}", outdir.display()))?
+        .next()
+        .is_some();
+    if !wrote {
+        bail!(
+            "the writer `{cmd} {} {}` exited 0 but wrote nothing into {}; its standard error:\n{}",
+            input.display(),
+            outdir.display(),
+            outdir.display(),
+            stderr.trim_end()
+        );
+    }
     Ok(())
 }
 

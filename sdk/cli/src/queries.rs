@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `examples/queries`, as built into the tool.
-pub const EXAMPLES: [(&str, &str); 8] = [
+pub const EXAMPLES: [(&str, &str); 10] = [
     (
         "registered.yaml",
         include_str!("../../../examples/queries/registered.yaml"),
@@ -24,12 +24,20 @@ pub const EXAMPLES: [(&str, &str); 8] = [
         include_str!("../../../examples/queries/dm020.yaml"),
     ),
     (
+        "dm021.yaml",
+        include_str!("../../../examples/queries/dm021.yaml"),
+    ),
+    (
         "hyp_reg.yaml",
         include_str!("../../../examples/queries/hyp_reg.yaml"),
     ),
     (
         "hyp008.yaml",
         include_str!("../../../examples/queries/hyp008.yaml"),
+    ),
+    (
+        "hyp009.yaml",
+        include_str!("../../../examples/queries/hyp009.yaml"),
     ),
     (
         "ast_reg.yaml",
@@ -47,6 +55,15 @@ pub const EXAMPLES: [(&str, &str); 8] = [
 
 pub fn parse(file: &str, text: &str) -> anyhow::Result<QuerySpec> {
     gpes_query::parse(file, text).map_err(|e| anyhow!("{e}"))
+}
+
+/// Parses a query file, reading the code-list files it names beside it.
+pub fn parse_file(path: &Path) -> anyhow::Result<QuerySpec> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let lists = move |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
+    gpes_query::parse_with(&path.display().to_string(), &text, &lists).map_err(|e| anyhow!("{e}"))
 }
 
 /// Binds `spec` to a practice. `PPED` (the period end date the examples

@@ -5,7 +5,7 @@
 //! author sees what their adapter could not map.
 
 use crate::queries;
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use gpes_model::{Record, Request, Summary, Table, Warning};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -56,9 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     match &args.query {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("could not read {}", path.display()))?;
-            let spec = queries::parse(&path.display().to_string(), &text)?;
+            let spec = queries::parse_file(path)?;
             let params: BTreeMap<String, String> = args.params.iter().cloned().collect();
             let bound = queries::bind(&spec, &args.practice, None, &params)?;
             let run = crate::block_on(queries::through_plugin(

@@ -68,6 +68,28 @@ pub struct Cluster {
     #[serde(serialize_with = "codes_as_strings")]
     pub codes: Vec<u64>,
     pub description: Option<String>,
+    /// Where the codes came from, when a file: the reference set and its
+    /// version are part of the canonical form (so is every code); the
+    /// file's path is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codelist: Option<CodeListRef>,
+}
+
+/// A code list read from a CSV file (OpenCodelists layout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeListRef {
+    #[serde(skip)]
+    pub file: String,
+    /// Where the `codelist` key is written.
+    #[serde(skip)]
+    pub key_pos: Pos,
+    /// Whether the codes were read from the file (rather than written out
+    /// beside it, the folded form).
+    #[serde(skip)]
+    pub read_from_file: bool,
+    /// The reference set's SNOMED CT id.
+    pub refset: String,
+    pub version: String,
 }
 
 fn codes_as_strings<S: serde::Serializer>(codes: &[u64], s: S) -> Result<S::Ok, S::Error> {
@@ -90,6 +112,43 @@ pub enum EventAggregate {
     Count,
     /// Whether there is a matching event.
     Exists,
+    /// Lowest value among the matching events that have one.
+    MinimumValue,
+    /// Highest value among the matching events that have one.
+    MaximumValue,
+    /// Arithmetic mean of the values of the matching events that have one.
+    MeanValue,
+    /// Number of distinct dates with a matching event.
+    CountDates,
+    /// The latest date on which every listed cluster has a matching event.
+    LatestSameDay,
+    /// The earliest date on which every listed cluster has a matching event.
+    EarliestSameDay,
+}
+
+impl EventAggregate {
+    /// Whether the kind reads several clusters on one day (`clusters:`).
+    pub fn is_same_day(self) -> bool {
+        matches!(
+            self,
+            EventAggregate::LatestSameDay | EventAggregate::EarliestSameDay
+        )
+    }
+}
+
+/// One end of a range of values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueBound {
+    pub value: Expr,
+    pub inclusive: bool,
+}
+
+/// Which events count by their value: only those that have one, and (when
+/// bounds are given) whose value is inside the bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct ValueRange {
+    pub from: Option<ValueBound>,
+    pub to: Option<ValueBound>,
 }
 
 /// How a tie between values on the same date is broken.
@@ -123,6 +182,14 @@ pub enum VariableDef {
         cluster_pos: Pos,
         window: Window,
         ties: Ties,
+        /// For the same-day kinds, the clusters after the first (`cluster`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        with_clusters: Vec<String>,
+        #[serde(skip)]
+        with_positions: Vec<Pos>,
+        /// Only events with a value (in this range, when it has bounds).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<Box<ValueRange>>,
     },
     Age {
         on: Expr,
@@ -234,6 +301,29 @@ pub enum Output {
         #[serde(skip)]
         position: Pos,
     },
+}
+
+impl VariableDef {
+    /// The clusters an event variable reads, with where each is named.
+    pub fn clusters(&self) -> Vec<(&str, Pos)> {
+        match self {
+            VariableDef::Events {
+                cluster,
+                cluster_pos,
+                with_clusters,
+                with_positions,
+                ..
+            } => std::iter::once((cluster.as_str(), *cluster_pos))
+                .chain(
+                    with_clusters
+                        .iter()
+                        .map(String::as_str)
+                        .zip(with_positions.iter().copied()),
+                )
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl QuerySpec {

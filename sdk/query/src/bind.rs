@@ -26,6 +26,8 @@ pub enum BindError {
     },
     #[error("{0} falls outside the years 1 to 9999")]
     DateOutOfRange(String),
+    #[error("{0} is not a number")]
+    BadValueBound(String),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +51,10 @@ pub(crate) enum Compiled {
         /// For a variable bounded by other variables: its window, in
         /// `BoundQuery::dynamic`, worked out per patient.
         dynamic: Option<usize>,
+        /// Only events with a value, in this range.
+        value: Option<ValueFilter>,
+        /// How many clusters a same-day variable reads (1 otherwise).
+        clusters: u8,
     },
     Age(Date),
     Sex,
@@ -59,6 +65,41 @@ pub(crate) enum Compiled {
     RegistrationStart(Date),
 }
 
+/// The range of values an event must have to count, bounds fixed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ValueFilter {
+    pub from: Option<(f64, bool)>,
+    pub to: Option<(f64, bool)>,
+}
+
+impl ValueFilter {
+    /// Whether an event's value lets it count.
+    pub fn admits(&self, value: Option<f64>) -> bool {
+        let Some(x) = value else { return false };
+        self.from
+            .is_none_or(|(f, inc)| if inc { x >= f } else { x > f })
+            && self
+                .to
+                .is_none_or(|(t, inc)| if inc { x <= t } else { x < t })
+    }
+}
+
+fn fixed_number(
+    e: &Expr,
+    params: &BTreeMap<String, ParamValue>,
+    what: &str,
+) -> Result<f64, BindError> {
+    let v = eval(e, &|n| match params.get(n) {
+        Some(ParamValue::Date(d)) => Val::Date(d.0),
+        Some(ParamValue::Number(x)) => Val::Num(*x),
+        None => Val::Null,
+    });
+    match v {
+        Val::Num(x) => Ok(x),
+        _ => Err(BindError::BadValueBound(what.to_owned())),
+    }
+}
+
 /// A query bound to one practice and its parameters' values, ready to run.
 #[derive(Debug, Clone)]
 pub struct BoundQuery {
@@ -66,8 +107,10 @@ pub struct BoundQuery {
     pub(crate) practice: String,
     pub(crate) params: BTreeMap<String, ParamValue>,
     pub(crate) vars: Vec<Compiled>,
-    /// (table, code) -> the variables whose cluster holds the code.
-    pub(crate) by_code: HashMap<(Table, u64), Vec<usize>>,
+    /// (table, code) -> the variables whose clusters hold the code, each
+    /// with the index of the cluster among the variable's (0 but for the
+    /// same-day kinds).
+    pub(crate) by_code: HashMap<(Table, u64), Vec<(usize, u8)>>,
     /// Populations in an order where each comes after those it uses.
     pub(crate) order: Vec<usize>,
     pub(crate) age_bands: Option<(Date, Vec<u32>)>,
@@ -131,77 +174,82 @@ impl QuerySpec {
         let mut dynamic = Vec::new();
         let pass_of =
             crate::validate::passes_of(self).unwrap_or_else(|| vec![0; self.variables.len()]);
-        let mut by_code: HashMap<(Table, u64), Vec<usize>> = HashMap::new();
+        let mut by_code: HashMap<(Table, u64), Vec<(usize, u8)>> = HashMap::new();
         for (i, v) in self.variables.iter().enumerate() {
             let what = |part: &str| format!("the {part} of variable '{}'", v.name);
             let c = match &v.def {
                 VariableDef::Events {
                     aggregate,
-                    cluster,
                     window,
                     ties,
-                    ..
-                } if pass_of[i] > 0 => {
-                    if let Some(c) = self.cluster(cluster) {
-                        let table = table_of(c.system);
-                        for code in &c.codes {
-                            by_code.entry((table, *code)).or_default().push(i);
-                        }
-                    }
-                    dynamic.push(window.clone());
-                    Compiled::Events {
-                        aggregate: *aggregate,
-                        from: None,
-                        to: None,
-                        ties: *ties,
-                        pass: pass_of[i],
-                        dynamic: Some(dynamic.len() - 1),
-                    }
-                }
-                VariableDef::Events {
-                    aggregate,
-                    cluster,
-                    window,
-                    ties,
+                    value,
                     ..
                 } => {
-                    let from = match &window.from {
-                        None => None,
-                        Some(b) => {
-                            let d = fixed_date(&b.date, &params, &what("start"))?;
-                            Some(if b.inclusive {
-                                d
-                            } else {
-                                dates::add_days(d, 1)
-                                    .ok_or_else(|| BindError::DateOutOfRange(what("start")))?
-                            })
-                        }
-                    };
-                    let to = match &window.to {
-                        None => None,
-                        Some(b) => {
-                            let d = fixed_date(&b.date, &params, &what("end"))?;
-                            Some(if b.inclusive {
-                                d
-                            } else {
-                                dates::add_days(d, -1)
-                                    .ok_or_else(|| BindError::DateOutOfRange(what("end")))?
-                            })
-                        }
-                    };
-                    if let Some(c) = self.cluster(cluster) {
-                        let table = table_of(c.system);
-                        for code in &c.codes {
-                            by_code.entry((table, *code)).or_default().push(i);
+                    let names = v.def.clusters();
+                    for (bit, (name, _)) in names.iter().enumerate() {
+                        if let Some(c) = self.cluster(name) {
+                            let table = table_of(c.system);
+                            for code in &c.codes {
+                                by_code
+                                    .entry((table, *code))
+                                    .or_default()
+                                    .push((i, bit as u8));
+                            }
                         }
                     }
+                    let value = match value {
+                        None => None,
+                        Some(r) => {
+                            let bound = |b: &Option<ValueBound>, part: &str| match b {
+                                None => Ok(None),
+                                Some(b) => fixed_number(&b.value, &params, &what(part))
+                                    .map(|x| Some((x, b.inclusive))),
+                            };
+                            Some(ValueFilter {
+                                from: bound(&r.from, "lowest value")?,
+                                to: bound(&r.to, "highest value")?,
+                            })
+                        }
+                    };
+                    let (from, to, dynamic) = if pass_of[i] > 0 {
+                        dynamic.push(window.clone());
+                        (None, None, Some(dynamic.len() - 1))
+                    } else {
+                        let from = match &window.from {
+                            None => None,
+                            Some(b) => {
+                                let d = fixed_date(&b.date, &params, &what("start"))?;
+                                Some(if b.inclusive {
+                                    d
+                                } else {
+                                    dates::add_days(d, 1)
+                                        .ok_or_else(|| BindError::DateOutOfRange(what("start")))?
+                                })
+                            }
+                        };
+                        let to = match &window.to {
+                            None => None,
+                            Some(b) => {
+                                let d = fixed_date(&b.date, &params, &what("end"))?;
+                                Some(if b.inclusive {
+                                    d
+                                } else {
+                                    dates::add_days(d, -1)
+                                        .ok_or_else(|| BindError::DateOutOfRange(what("end")))?
+                                })
+                            }
+                        };
+                        (from, to, None)
+                    };
                     Compiled::Events {
                         aggregate: *aggregate,
                         from,
                         to,
                         ties: *ties,
-                        pass: 0,
-                        dynamic: None,
+                        pass: pass_of[i],
+                        dynamic,
+                        value,
+                        clusters: names.len() as u8,
                     }
                 }
                 VariableDef::Age { on } => Compiled::Age(fixed_date(on, &params, &what("date"))?),

@@ -9,15 +9,26 @@ use crate::bind::{BoundQuery, Compiled, NameRef, table_of};
 use crate::dates::{self, key};
 use crate::expr::{CmpOp, Expr, ExprKind, Unit};
 use crate::needs::Needs;
-use gpes_model::{Date, Record, RegistrationType, Sex, Table};
-use std::collections::{BTreeMap, HashMap};
+use gpes_model::{Date, FirstDay, Record, RegistrationType, Sex, Table};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Slot {
     Date(Option<Date>),
     Value(Option<(Date, f64)>),
     Count(u64),
     Exists(bool),
+    /// The lowest or highest value so far.
+    Extreme(Option<f64>),
+    Mean {
+        sum: f64,
+        n: u64,
+    },
+    /// The distinct dates with a matching event (`count_dates`).
+    Days(BTreeSet<FirstDay>),
+    /// Per date, which of a same-day variable's clusters have a matching
+    /// event that day (bit i for cluster i).
+    SameDay(BTreeMap<FirstDay, (Date, u8)>),
     Reg {
         regular: bool,
         temporary: bool,
@@ -75,13 +86,14 @@ impl Evaluation {
             if pass != self.pass {
                 continue;
             }
-            let Some(VariableDef::Events { cluster, .. }) = q.spec.variables.get(i).map(|v| &v.def)
-            else {
+            let Some(def) = q.spec.variables.get(i).map(|v| &v.def) else {
                 continue;
             };
-            let Some(c) = q.spec.cluster(cluster) else {
-                continue;
-            };
+            let clusters: Vec<&Cluster> = def
+                .clusters()
+                .iter()
+                .filter_map(|(name, _)| q.spec.cluster(name))
+                .collect();
             // The widest window over the patients still in the running.
             let mut wide: Option<(Option<Date>, Option<Date>)> = None;
             for st in self
@@ -105,7 +117,9 @@ impl Evaluation {
                 }
             }
             if let Some((f, t)) = wide {
-                items.push((table_of(c.system), c.codes.clone(), f, t));
+                for c in clusters {
+                    items.push((table_of(c.system), c.codes.clone(), f, t));
+                }
             }
         }
         Some(Needs {
@@ -133,6 +147,14 @@ impl Evaluation {
                         }
                         EventAggregate::Count => Slot::Count(0),
                         EventAggregate::Exists => Slot::Exists(false),
+                        EventAggregate::MinimumValue | EventAggregate::MaximumValue => {
+                            Slot::Extreme(None)
+                        }
+                        EventAggregate::MeanValue => Slot::Mean { sum: 0.0, n: 0 },
+                        EventAggregate::CountDates => Slot::Days(BTreeSet::new()),
+                        EventAggregate::LatestSameDay | EventAggregate::EarliestSameDay => {
+                            Slot::SameDay(BTreeMap::new())
+                        }
                     },
                     Compiled::Registered(_)
                     | Compiled::RegistrationType(_)
@@ -181,7 +203,7 @@ impl Evaluation {
             return;
         };
         let k = key(&date);
-        for &i in idx {
+        for &(i, bit) in idx {
             let Compiled::Events {
                 aggregate,
                 mut from,
@@ -189,10 +211,15 @@ impl Evaluation {
                 ties,
                 pass,
                 dynamic,
+                value: filter,
+                ..
             } = query.vars[i]
             else {
                 continue;
             };
+            if filter.is_some_and(|f| !f.admits(value)) {
+                continue;
+            }
             if pass != *current {
                 continue;
             }
@@ -205,14 +232,21 @@ impl Evaluation {
             if from.is_some_and(|f| k < key(&f)) || to.is_some_and(|t| k > key(&t)) {
                 continue;
             }
-            update(&mut st.slots[i], aggregate, ties, date, value);
+            update(&mut st.slots[i], aggregate, ties, date, value, bit);
         }
     }
 }
 
 /// Folds one matching event (its date already known to be in the window)
 /// into a variable's slot.
-fn update(slot: &mut Slot, aggregate: EventAggregate, ties: Ties, date: Date, value: Option<f64>) {
+fn update(
+    slot: &mut Slot,
+    aggregate: EventAggregate,
+    ties: Ties,
+    date: Date,
+    value: Option<f64>,
+    bit: u8,
+) {
     let k = key(&date);
     match (aggregate, slot) {
         (EventAggregate::Earliest, Slot::Date(d)) if d.is_none_or(|d| k < key(&d)) => {
@@ -243,6 +277,32 @@ fn update(slot: &mut Slot, aggregate: EventAggregate, ties: Ties, date: Date, va
         }
         (EventAggregate::Count, Slot::Count(n)) => *n += 1,
         (EventAggregate::Exists, Slot::Exists(b)) => *b = true,
+        (EventAggregate::MinimumValue, Slot::Extreme(cur)) => {
+            if let Some(x) = value
+                && cur.is_none_or(|c| x < c)
+            {
+                *cur = Some(x);
+            }
+        }
+        (EventAggregate::MaximumValue, Slot::Extreme(cur)) => {
+            if let Some(x) = value
+                && cur.is_none_or(|c| x > c)
+            {
+                *cur = Some(x);
+            }
+        }
+        (EventAggregate::MeanValue, Slot::Mean { sum, n }) => {
+            if let Some(x) = value {
+                *sum += x;
+                *n += 1;
+            }
+        }
+        (EventAggregate::CountDates, Slot::Days(days)) => {
+            days.insert(k);
+        }
+        (EventAggregate::LatestSameDay | EventAggregate::EarliestSameDay, Slot::SameDay(days)) => {
+            days.entry(k).or_insert((dates::whole(date), 0)).1 |= 1 << bit;
+        }
         _ => {}
     }
 }
@@ -571,6 +631,27 @@ fn value_of<'a>(v: &Compiled, s: &Slot, st: &'a PatientState) -> Val<'a> {
         (_, Slot::Value(x)) => x.map_or(Val::Null, |(_, x)| Val::Num(x)),
         (_, Slot::Count(n)) => Val::Num(*n as f64),
         (_, Slot::Exists(b)) => Val::Bool(*b),
+        (_, Slot::Extreme(x)) => x.map_or(Val::Null, Val::Num),
+        (_, Slot::Mean { sum, n }) if *n > 0 => Val::Num(sum / *n as f64),
+        (_, Slot::Mean { .. }) => Val::Null,
+        (_, Slot::Days(days)) => Val::Num(days.len() as f64),
+        (
+            Compiled::Events {
+                aggregate,
+                clusters,
+                ..
+            },
+            Slot::SameDay(days),
+        ) => {
+            let full = (1u16 << clusters) - 1;
+            let mut all = days.values().filter(|(_, m)| u16::from(*m) == full);
+            let found = if *aggregate == EventAggregate::LatestSameDay {
+                all.next_back()
+            } else {
+                all.next()
+            };
+            found.map_or(Val::Null, |(d, _)| Val::Date(*d))
+        }
         (Compiled::Registered(d), Slot::Reg { regular, .. }) => {
             Val::Bool(*regular && st.has_record && !dead_by(d))
         }

@@ -5,7 +5,7 @@
 
 use crate::ast::{
     Action, Bound, Breakdown, CodeSystem, ColumnValue, DataClass, EventAggregate, Output,
-    ParamType, ParamValue, QuerySpec, Ties, VariableDef, Window,
+    ParamType, ParamValue, QuerySpec, Ties, ValueBound, ValueRange, VariableDef, Window,
 };
 use crate::dates::DateLit;
 use crate::expr::{CmpOp, Expr, ExprKind, Unit};
@@ -167,6 +167,7 @@ impl QuerySpec {
                 cluster,
                 window,
                 ties,
+                value: range,
                 ..
             } => {
                 let dmd = self
@@ -183,7 +184,40 @@ impl QuerySpec {
                     Ties::Highest => "highest",
                 };
                 let w = self.window_words(window);
+                let item = match range {
+                    None => item,
+                    Some(r) => format!("{item} {}", self.range_words(r, value)),
+                };
+                let names: Vec<String> = def
+                    .clusters()
+                    .iter()
+                    .map(|(n, _)| (*n).to_owned())
+                    .collect();
+                let with = match range {
+                    None => String::new(),
+                    Some(r) => format!(" {}", self.range_words(r, value)),
+                };
                 match aggregate {
+                    EventAggregate::MinimumValue => {
+                        format!("the lowest {value} of the {item}s{w}")
+                    }
+                    EventAggregate::MaximumValue => {
+                        format!("the highest {value} of the {item}s{w}")
+                    }
+                    EventAggregate::MeanValue => {
+                        format!("the mean of the {value}s of the {item}s{w}")
+                    }
+                    EventAggregate::CountDates => {
+                        format!("the number of distinct dates with a {item}{w}")
+                    }
+                    EventAggregate::LatestSameDay => format!(
+                        "the latest date{w} on which {} codes{with} were all recorded",
+                        list_words(&names)
+                    ),
+                    EventAggregate::EarliestSameDay => format!(
+                        "the earliest date{w} on which {} codes{with} were all recorded",
+                        list_words(&names)
+                    ),
                     EventAggregate::Latest => format!("the date of the latest {item}{w}"),
                     EventAggregate::Earliest => format!("the date of the earliest {item}{w}"),
                     EventAggregate::LatestValue => format!(
@@ -218,10 +252,36 @@ impl QuerySpec {
         }
     }
 
+    /// `with a value`, `with a value of at least 140`, `with a value above 0
+    /// and at most 58`.
+    fn range_words(&self, r: &ValueRange, value: &str) -> String {
+        let b = |b: &ValueBound, inc: &str, exc: &str| {
+            format!(
+                "{} {}",
+                if b.inclusive { inc } else { exc },
+                self.value_words(&b.value)
+            )
+        };
+        let parts: Vec<String> = r
+            .from
+            .iter()
+            .map(|f| b(f, "at least", "above"))
+            .chain(r.to.iter().map(|t| b(t, "at most", "below")))
+            .collect();
+        if parts.is_empty() {
+            format!("with a {value}")
+        } else {
+            format!("with a {value} {}", parts.join(" and "))
+        }
+    }
+
     fn window_words(&self, w: &Window) -> String {
         let b = |b: &Bound| self.value_words(&b.date);
         match (&w.from, &w.to) {
             (None, None) => " at any date".to_owned(),
+            (Some(f), Some(t)) if f.inclusive && t.inclusive && f.date == t.date => {
+                format!(" on {}", b(f))
+            }
             (Some(f), None) if f.inclusive => format!(" on or after {}", b(f)),
             (Some(f), None) => format!(" after {}", b(f)),
             (None, Some(t)) if t.inclusive => format!(" on or before {}", b(t)),

@@ -33,6 +33,7 @@ mod answer;
 mod ast;
 mod bind;
 mod canon;
+mod codelist;
 mod dates;
 mod eval;
 mod explain;
@@ -47,11 +48,12 @@ pub use answer::{
     ResultOutput,
 };
 pub use ast::{
-    Action, Bound, Breakdown, Cluster, CodeSystem, Column, ColumnValue, DataClass, EventAggregate,
-    Output, ParamType, ParamValue, Parameter, Population, QuerySpec, Rule, Ties, Variable,
-    VariableDef, Window,
+    Action, Bound, Breakdown, Cluster, CodeListRef, CodeSystem, Column, ColumnValue, DataClass,
+    EventAggregate, Output, ParamType, ParamValue, Parameter, Population, QuerySpec, Rule, Ties,
+    ValueBound, ValueRange, Variable, VariableDef, Window,
 };
 pub use bind::{BindError, BoundQuery};
+pub use codelist::{CodeLists, MAX_CODE_LIST_BYTES, fold};
 pub use dates::{DateLit, add_days, add_months, add_years, age_on};
 pub use eval::Evaluation;
 pub use explain::NULL_NOTE;
@@ -131,8 +133,17 @@ impl fmt::Display for Errors {
 impl std::error::Error for Errors {}
 
 /// Parses and validates a query file. `file` names it in errors. Never
-/// panics; refuses files over [`MAX_SOURCE_BYTES`].
+/// panics; refuses files over [`MAX_SOURCE_BYTES`]. A cluster that takes
+/// its codes from a file (`codelist:` without `codes:`) is refused: use
+/// [`parse_with`].
 pub fn parse(file: &str, text: &str) -> Result<QuerySpec, Errors> {
+    parse_with(file, text, &codelist::NoFiles)
+}
+
+/// [`parse`], reading the code-list files the query names through `lists`
+/// (paths as the query writes them, relative to the query file). Errors in
+/// a code-list file name that file, its line and column.
+pub fn parse_with(file: &str, text: &str, lists: &dyn CodeLists) -> Result<QuerySpec, Errors> {
     if text.len() > MAX_SOURCE_BYTES {
         return Err(Errors(vec![Diagnostic::new(
             file,
@@ -147,6 +158,7 @@ pub fn parse(file: &str, text: &str) -> Result<QuerySpec, Errors> {
     let mut cx = parse::Cx {
         file: file.to_owned(),
         errors: Vec::new(),
+        code_lists: codelist::read_all(&root, lists),
     };
     let spec = parse::query(&mut cx, &root);
     if let Some(spec) = &spec

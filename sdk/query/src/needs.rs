@@ -87,13 +87,16 @@ impl BoundQuery {
                 | VariableDef::RegistrationStart { .. } => {
                     tables.insert(Table::Registrations);
                 }
-                VariableDef::Events { cluster, .. } => {
+                VariableDef::Events { .. } => {
                     // Variables of later passes are asked for then.
-                    let (Some(c), Some((from, to))) = (spec.cluster(cluster), self.window_of(i))
-                    else {
+                    let Some((from, to)) = self.window_of(i) else {
                         continue;
                     };
-                    items.push((table_of(c.system), c.codes.clone(), from, to));
+                    for (name, _) in v.def.clusters() {
+                        if let Some(c) = spec.cluster(name) {
+                            items.push((table_of(c.system), c.codes.clone(), from, to));
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -10,6 +10,9 @@ use crate::{Diagnostic, Pos};
 pub(crate) struct Cx {
     pub file: String,
     pub errors: Vec<Diagnostic>,
+    /// The text of each code-list file the query names (or why it could
+    /// not be read).
+    pub code_lists: std::collections::BTreeMap<String, Result<String, String>>,
 }
 
 impl Cx {
@@ -367,8 +370,8 @@ fn clusters(cx: &mut Cx, node: &Node) -> Vec<Cluster> {
         let Some(f) = cx.fields(
             def,
             &what,
-            &["system", "codes", "description"],
-            &["system", "codes"],
+            &["system", "codes", "codelist", "description"],
+            &["system"],
         ) else {
             continue;
         };
@@ -378,28 +381,89 @@ fn clusters(cx: &mut Cx, node: &Node) -> Vec<Cluster> {
             .map(|i| [CodeSystem::Snomed, CodeSystem::Dmd][i]);
         let mut codes = Vec::new();
         let mut ok = true;
-        if let Some(items) = f.get("codes").and_then(|n| cx.list(n, "a list of codes")) {
-            for item in items {
-                let text = match &item.value {
-                    Value::Str(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    _ => {
+        let codelist = match f.get("codelist") {
+            None => None,
+            Some(n) => match codelist_ref(cx, n) {
+                Some(mut r) => {
+                    r.key_pos = f.key_pos("codelist").unwrap_or(n.pos);
+                    r.read_from_file = f.get("codes").is_none();
+                    Some(r)
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+        };
+        match (f.get("codes"), &codelist) {
+            (Some(n), _) => {
+                if let Some(items) = cx.list(n, "a list of codes") {
+                    for item in items {
+                        let text = match &item.value {
+                            Value::Str(s) => s.clone(),
+                            Value::Int(i) => i.to_string(),
+                            _ => {
+                                cx.err(
+                                    item.pos,
+                                    format!(
+                                        "expected a code (digits, quoted), found {}",
+                                        item.kind()
+                                    ),
+                                );
+                                ok = false;
+                                continue;
+                            }
+                        };
+                        match check_sctid(&text) {
+                            Ok(c) => codes.push(c),
+                            Err(e) => {
+                                cx.err(item.pos, e);
+                                ok = false;
+                            }
+                        }
+                    }
+                }
+            }
+            (None, Some(r)) => {
+                let file_pos = f
+                    .get("codelist")
+                    .map_or(def.pos, |n| field_pos(n, "file").unwrap_or(n.pos));
+                match cx.code_lists.get(&r.file).cloned() {
+                    Some(Ok(text)) => match crate::codelist::codes(&r.file, &text) {
+                        Ok(c) => codes = c,
+                        Err(errors) => {
+                            for e in errors {
+                                if cx.errors.len() < 100 {
+                                    cx.errors.push(e);
+                                }
+                            }
+                            ok = false;
+                        }
+                    },
+                    Some(Err(e)) => {
                         cx.err(
-                            item.pos,
-                            format!("expected a code (digits, quoted), found {}", item.kind()),
+                            file_pos,
+                            format!("cannot read code list '{}' of {what}: {e}", r.file),
                         );
                         ok = false;
-                        continue;
                     }
-                };
-                match check_sctid(&text) {
-                    Ok(c) => codes.push(c),
-                    Err(e) => {
-                        cx.err(item.pos, e);
+                    None => {
+                        cx.err(
+                            file_pos,
+                            format!("code list '{}' of {what} was not read", r.file),
+                        );
                         ok = false;
                     }
                 }
             }
+            (None, None) if ok => {
+                cx.err(
+                    def.pos,
+                    format!("{what} has neither 'codes' nor 'codelist'; one is required"),
+                );
+                ok = false;
+            }
+            (None, None) => {}
         }
         codes.sort_unstable();
         codes.dedup();
@@ -413,10 +477,64 @@ fn clusters(cx: &mut Cx, node: &Node) -> Vec<Cluster> {
                 system,
                 codes,
                 description,
+                codelist,
             });
         }
     }
     out
+}
+
+/// Where a mapping's value for `key` starts.
+fn field_pos(node: &Node, key: &str) -> Option<Pos> {
+    let Value::Map(pairs) = &node.value else {
+        return None;
+    };
+    pairs
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+        .map(|(_, v)| v.pos)
+}
+
+/// `codelist: { file: PATH, refset: SCTID, version: TEXT }`.
+fn codelist_ref(cx: &mut Cx, node: &Node) -> Option<CodeListRef> {
+    let f = cx.fields(
+        node,
+        "a code list",
+        &["file", "refset", "version"],
+        &["file", "refset", "version"],
+    )?;
+    let file_node = f.get("file")?;
+    let file = cx.text(file_node, "the code list's file")?;
+    if !crate::codelist::path_ok(&file) {
+        cx.err(
+            file_node.pos,
+            format!("'{file}' is not a relative path under the query's folder (no '..', '.', '\\' or leading '/')"),
+        );
+        return None;
+    }
+    let refset_node = f.get("refset")?;
+    let refset = refset_node.scalar_text().unwrap_or_default();
+    if let Err(e) = check_sctid(&refset) {
+        cx.err(refset_node.pos, format!("the reference set id {e}"));
+        return None;
+    }
+    let version = f
+        .get("version")
+        .and_then(|n| n.scalar_text().filter(|v| !v.trim().is_empty()))
+        .or_else(|| {
+            cx.err(
+                f.get("version").map_or(node.pos, |n| n.pos),
+                "expected the code list's version (non-empty text, such as 20200812)",
+            );
+            None
+        })?;
+    Some(CodeListRef {
+        file,
+        key_pos: node.pos,
+        read_from_file: true,
+        refset,
+        version,
+    })
 }
 
 const EVENT_KINDS: &[(&str, EventAggregate)] = &[
@@ -426,7 +544,16 @@ const EVENT_KINDS: &[(&str, EventAggregate)] = &[
     ("latest_value", EventAggregate::LatestValue),
     ("count", EventAggregate::Count),
     ("exists", EventAggregate::Exists),
+    ("minimum_value", EventAggregate::MinimumValue),
+    ("maximum_value", EventAggregate::MaximumValue),
+    ("mean_value", EventAggregate::MeanValue),
+    ("count_dates", EventAggregate::CountDates),
+    ("latest_same_day", EventAggregate::LatestSameDay),
+    ("earliest_same_day", EventAggregate::EarliestSameDay),
 ];
+
+/// Most clusters a same-day variable may read.
+pub const MAX_SAME_DAY_CLUSTERS: usize = 8;
 const DATED_KINDS: &[&str] = &[
     "age",
     "registered",
@@ -495,13 +622,16 @@ fn event_variable(
     what: &str,
     aggregate: EventAggregate,
 ) -> Option<VariableDef> {
+    let same_day = aggregate.is_same_day();
     let mut allowed = vec![
-        "cluster",
+        if same_day { "clusters" } else { "cluster" },
         "between",
+        "on",
         "on_or_after",
         "after",
         "on_or_before",
         "before",
+        "value",
     ];
     if matches!(
         aggregate,
@@ -509,29 +639,63 @@ fn event_variable(
     ) {
         allowed.push("ties");
     }
-    let f = cx.fields(body, what, &allowed, &["cluster"])?;
-    let cluster_pos = f.get("cluster").map_or(body.pos, |n| n.pos);
-    let cluster = f.get("cluster").and_then(|n| cx.name(n));
-    let mut window = Window::default();
+    let f = cx.fields(body, what, &allowed, &[allowed[0]])?;
     let mut ok = true;
+    let (cluster, cluster_pos, with_clusters, with_positions) = if same_day {
+        let list_node = f.get("clusters")?;
+        let items = cx.list(list_node, "a list of clusters")?;
+        if !(2..=MAX_SAME_DAY_CLUSTERS).contains(&items.len()) {
+            cx.err(
+                list_node.pos,
+                format!(
+                    "expected 2 to {MAX_SAME_DAY_CLUSTERS} clusters recorded on the same day, found {}",
+                    items.len()
+                ),
+            );
+            return None;
+        }
+        let mut names = Vec::new();
+        for item in items {
+            match cx.name(item) {
+                Some(n) if names.iter().any(|(m, _)| *m == n) => {
+                    cx.err(item.pos, format!("cluster '{n}' is listed twice"));
+                    ok = false;
+                }
+                Some(n) => names.push((n, item.pos)),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let (first, first_pos) = names.remove(0);
+        let (rest, rest_pos) = names.into_iter().unzip();
+        (first, first_pos, rest, rest_pos)
+    } else {
+        let pos = f.get("cluster").map_or(body.pos, |n| n.pos);
+        let name = f.get("cluster").and_then(|n| cx.name(n))?;
+        (name, pos, Vec::new(), Vec::new())
+    };
+    let mut window = Window::default();
+    // `between: [a, b]` and `on: d` (as `between: [d, d]`) set both bounds.
+    let both = |cx: &mut Cx, a: &Node, b: &Node, window: &mut Window| match (cx.expr(a), cx.expr(b))
+    {
+        (Some(a), Some(b)) => {
+            window.from = Some(Bound {
+                date: a,
+                inclusive: true,
+            });
+            window.to = Some(Bound {
+                date: b,
+                inclusive: true,
+            });
+            true
+        }
+        _ => false,
+    };
     if let Some(n) = f.get("between") {
         match cx.list(n, "'between' as [from, to]") {
-            Some([a, b]) => {
-                let (a, b) = (cx.expr(a), cx.expr(b));
-                match (a, b) {
-                    (Some(a), Some(b)) => {
-                        window.from = Some(Bound {
-                            date: a,
-                            inclusive: true,
-                        });
-                        window.to = Some(Bound {
-                            date: b,
-                            inclusive: true,
-                        });
-                    }
-                    _ => ok = false,
-                }
-            }
+            Some([a, b]) => ok &= both(cx, a, b, &mut window),
             Some(_) => {
                 cx.err(
                     n.pos,
@@ -542,12 +706,25 @@ fn event_variable(
             None => ok = false,
         }
     }
+    if let Some(n) = f.get("on") {
+        if f.get("between").is_some() {
+            cx.err(
+                f.key_pos("on").unwrap_or(n.pos),
+                format!("'on' sets both bounds, which 'between' of {what} sets already"),
+            );
+            ok = false;
+        } else {
+            ok &= both(cx, n, n, &mut window);
+        }
+    }
     let mut bound = |cx: &mut Cx, key: &str, slot: &mut Option<Bound>, inclusive: bool| {
         if let Some(n) = f.get(key) {
             if slot.is_some() {
                 cx.err(
                     f.key_pos(key).unwrap_or(n.pos),
-                    format!("'{key}' sets a bound {what} already has ('between' sets both)"),
+                    format!(
+                        "'{key}' sets a bound {what} already has ('between' and 'on' set both)"
+                    ),
                 );
                 ok = false;
             }
@@ -566,14 +743,77 @@ fn event_variable(
         Some(n) => [Ties::Lowest, Ties::Highest]
             [cx.word(n, "how ties are broken", &["lowest", "highest"])?],
     };
-    let cluster = cluster?;
+    let value = match f.get("value") {
+        None => None,
+        Some(n) => Some(Box::new(value_range(cx, n, what)?)),
+    };
     ok.then_some(VariableDef::Events {
         aggregate,
         cluster,
         cluster_pos,
         window,
         ties,
+        with_clusters,
+        with_positions,
+        value,
     })
+}
+
+/// `value: present`, or a mapping of `at_least`/`more_than` (the lower
+/// bound) and `at_most`/`less_than` (the upper), at most one of each.
+fn value_range(cx: &mut Cx, n: &Node, what: &str) -> Option<ValueRange> {
+    if let Value::Str(s) = &n.value {
+        if s == "present" {
+            return Some(ValueRange::default());
+        }
+        cx.err(
+            n.pos,
+            format!(
+                "expected the 'value' of {what} as 'present' or {{ at_least: N, at_most: N }} (also more_than, less_than); found '{s}'"
+            ),
+        );
+        return None;
+    }
+    let f = cx.fields(
+        n,
+        &format!("the 'value' of {what}"),
+        &["at_least", "more_than", "at_most", "less_than"],
+        &[],
+    )?;
+    if f.entries.is_empty() {
+        cx.err(
+            n.pos,
+            "expected at least one bound in 'value' (or write 'value: present')",
+        );
+        return None;
+    }
+    let mut range = ValueRange::default();
+    let mut ok = true;
+    for (key, kpos, node) in &f.entries {
+        let lower = matches!(*key, "at_least" | "more_than");
+        let inclusive = matches!(*key, "at_least" | "at_most");
+        let slot = if lower {
+            &mut range.from
+        } else {
+            &mut range.to
+        };
+        if slot.is_some() {
+            cx.err(
+                *kpos,
+                format!(
+                    "'{key}' sets the {} bound of the value a second time",
+                    if lower { "lower" } else { "upper" }
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        match cx.expr(node) {
+            Some(value) => *slot = Some(ValueBound { value, inclusive }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(range)
 }
 
 fn populations(cx: &mut Cx, node: &Node) -> Vec<Population> {

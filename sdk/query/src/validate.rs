@@ -39,10 +39,17 @@ enum Kind {
 pub fn variable_type(def: &VariableDef) -> Ty {
     match def {
         VariableDef::Events { aggregate, .. } => match aggregate {
-            EventAggregate::Earliest | EventAggregate::Latest => Ty::Date,
-            EventAggregate::EarliestValue | EventAggregate::LatestValue | EventAggregate::Count => {
-                Ty::Number
-            }
+            EventAggregate::Earliest
+            | EventAggregate::Latest
+            | EventAggregate::LatestSameDay
+            | EventAggregate::EarliestSameDay => Ty::Date,
+            EventAggregate::EarliestValue
+            | EventAggregate::LatestValue
+            | EventAggregate::Count
+            | EventAggregate::MinimumValue
+            | EventAggregate::MaximumValue
+            | EventAggregate::MeanValue
+            | EventAggregate::CountDates => Ty::Number,
             EventAggregate::Exists => Ty::Bool,
         },
         VariableDef::Age { .. } => Ty::Number,
@@ -136,31 +143,33 @@ pub(crate) fn check(cx: &mut Cx, q: &QuerySpec) {
     // Variables.
     for v in &q.variables {
         match &v.def {
-            VariableDef::Events {
-                cluster,
-                cluster_pos,
-                window,
-                ..
-            } => {
-                match names.kinds.get(cluster) {
-                    Some((Kind::Cluster, _)) => {}
-                    Some(_) => cx.err(
-                        *cluster_pos,
-                        format!(
-                            "variable '{}' uses '{cluster}', which is not a cluster",
-                            v.name
+            VariableDef::Events { window, value, .. } => {
+                for (cluster, cluster_pos) in v.def.clusters() {
+                    match names.kinds.get(cluster) {
+                        Some((Kind::Cluster, _)) => {}
+                        Some(_) => cx.err(
+                            cluster_pos,
+                            format!(
+                                "variable '{}' uses '{cluster}', which is not a cluster",
+                                v.name
+                            ),
                         ),
-                    ),
-                    None => cx.err(
-                        *cluster_pos,
-                        format!(
-                            "variable '{}' uses cluster '{cluster}', which is not defined",
-                            v.name
+                        None => cx.err(
+                            cluster_pos,
+                            format!(
+                                "variable '{}' uses cluster '{cluster}', which is not defined",
+                                v.name
+                            ),
                         ),
-                    ),
+                    }
                 }
                 for b in window.from.iter().chain(window.to.iter()) {
                     expect(cx, &names, &b.date, Place::Window, Ty::Date);
+                }
+                if let Some(r) = value {
+                    for b in r.from.iter().chain(r.to.iter()) {
+                        expect(cx, &names, &b.value, Place::Fixed, Ty::Number);
+                    }
                 }
             }
             VariableDef::Age { on }
@@ -457,7 +466,7 @@ fn type_of(cx: &mut Cx, names: &Names, e: &Expr, place: Place) -> Option<Ty> {
                 (Some((Kind::Variable(_) | Kind::Population, _)), Place::Fixed) => {
                     cx.err(
                         e.pos,
-                        format!("'{n}' is a variable or population; 'on' dates and age bands may use only parameters and dates"),
+                        format!("'{n}' is a variable or population; 'on' dates, value bounds and age bands may use only parameters and dates or numbers"),
                     );
                     None
                 }

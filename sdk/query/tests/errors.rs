@@ -344,3 +344,90 @@ fn limits() {
         "nested too deeply",
     );
 }
+
+#[test]
+fn wrong_arguments_of_the_value_and_same_day_kinds_point_at_their_place() {
+    let cases: Vec<(&str, &str, u64, &str)> = vec![
+        (
+            "one cluster is not a same day",
+            "  DMLAT: { latest_same_day: { clusters: [DM] } }",
+            41,
+            "expected 2 to 8 clusters recorded on the same day, found 1",
+        ),
+        (
+            "a same-day list naming a variable",
+            "  DMLAT: { latest_same_day: { clusters: [DM, AGE] } }",
+            46,
+            "'AGE', which is not a cluster",
+        ),
+        (
+            "a same-day list naming a cluster twice",
+            "  DMLAT: { latest_same_day: { clusters: [DM, DM] } }",
+            46,
+            "cluster 'DM' is listed twice",
+        ),
+        (
+            "same day takes clusters, not cluster",
+            "  DMLAT: { latest_same_day: { cluster: DM } }",
+            31,
+            "unknown key 'cluster'",
+        ),
+        (
+            "a value bound that is a date",
+            "  DMLAT: { latest: { cluster: DM, value: { at_most: PPED } } }",
+            53,
+            "expected a number here, found a date",
+        ),
+        (
+            "a value bound that is a variable",
+            "  DMLAT: { latest: { cluster: DM, value: { at_most: AGE } } }",
+            53,
+            "may use only parameters and dates or numbers",
+        ),
+        (
+            "a value that is neither present nor a range",
+            "  DMLAT: { latest: { cluster: DM, value: sometimes } }",
+            42,
+            "expected the 'value' of the 'latest' of variable 'DMLAT' as 'present'",
+        ),
+        (
+            "two lower bounds of a value",
+            "  DMLAT: { latest: { cluster: DM, value: { at_least: 1, more_than: 2 } } }",
+            57,
+            "'more_than' sets the lower bound of the value a second time",
+        ),
+        (
+            "an empty value range",
+            "  DMLAT: { latest: { cluster: DM, value: {} } }",
+            42,
+            "expected at least one bound in 'value'",
+        ),
+        (
+            "on and between together",
+            "  DMLAT: { latest: { cluster: DM, on: PPED, between: [PPED, PPED] } }",
+            35,
+            "'on' sets both bounds",
+        ),
+        (
+            "ties only for the value of the latest or earliest",
+            "  DMLAT: { minimum_value: { cluster: DM, ties: highest } }",
+            42,
+            "unknown key 'ties'",
+        ),
+        (
+            "a same-day window bounded by a number",
+            "  DMLAT: { latest_same_day: { clusters: [DM, DM2], on_or_before: 3 } }",
+            66,
+            "expected a date here, found a number",
+        ),
+    ];
+    for (case, line, column, says) in cases {
+        let mut text = with_line(9, line);
+        text = text.replace(
+            "  DM: { system: snomed, codes: [\"73211009\"] }",
+            "  DM: { system: snomed, codes: [\"73211009\"] }\n  DM2: { system: snomed, codes: [\"44054006\"] }",
+        );
+        // The extra cluster moves the variable down a line.
+        refused(case, &text, 10, column, says);
+    }
+}

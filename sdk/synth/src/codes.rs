@@ -18,6 +18,30 @@ pub const DIABETES_TYPE_1: u64 = 46635009;
 pub const DIABETES_RESOLVED: u64 = 315051004;
 /// Hypertensive disorder, systemic arterial (disorder).
 pub const HYPERTENSION: u64 = 38341003;
+/// Essential hypertension (disorder); in QOF's `HYP_COD` beside
+/// [`HYPERTENSION`], and the code many diagnoses carry.
+pub const ESSENTIAL_HYPERTENSION: u64 = 59621000;
+/// Patient on maximal tolerated antihypertensive therapy (finding); QOF's
+/// `HTMAX_COD`.
+pub const MAXIMAL_BP_THERAPY: u64 = 407567007;
+/// Excepted from hypertension quality indicators - patient unsuitable
+/// (finding); QOF's `HYPPCAPU_COD`.
+pub const HYPERTENSION_PCA_UNSUITABLE: u64 = 716821000000100;
+/// Excepted from hypertension quality indicators - informed dissent
+/// (finding); QOF's `HYPPCADEC_COD`.
+pub const HYPERTENSION_PCA_DECLINED: u64 = 716771000000106;
+/// Blood pressure procedure declined (situation); QOF's `BPDEC_COD`.
+pub const BP_DECLINED: u64 = 413123006;
+/// Hypertension monitoring invitation (procedure); QOF's `HYPINVITE_COD`.
+pub const HYPERTENSION_INVITATION: u64 = 310427004;
+/// Hypertension monitoring first letter (procedure); `HYPINVITE_COD`.
+pub const HYPERTENSION_FIRST_LETTER: u64 = 185719002;
+/// Mild frailty (finding), as the electronic frailty index codes it.
+pub const MILD_FRAILTY: u64 = 925791000000100;
+/// Moderate frailty (finding).
+pub const MODERATE_FRAILTY: u64 = 925831000000107;
+/// Severe frailty (finding).
+pub const SEVERE_FRAILTY: u64 = 925861000000102;
 /// Hypertension resolved (finding); QOF's `HYPRES_COD`.
 pub const HYPERTENSION_RESOLVED: u64 = 162659009;
 /// Asthma (disorder).
@@ -89,7 +113,7 @@ pub const UNIT_CM: &str = "cm";
 pub const UNIT_KG_PER_M2: &str = "kg/m2";
 
 /// Every SNOMED CT concept id above.
-pub const SNOMED: [u64; 25] = [
+pub const SNOMED: [u64; 35] = [
     DIABETES,
     DIABETES_TYPE_2,
     DIABETES_TYPE_1,
@@ -115,6 +139,16 @@ pub const SNOMED: [u64; 25] = [
     EX_SMOKER,
     SMOKER,
     MEDICATION_REVIEW,
+    ESSENTIAL_HYPERTENSION,
+    MAXIMAL_BP_THERAPY,
+    HYPERTENSION_PCA_UNSUITABLE,
+    HYPERTENSION_PCA_DECLINED,
+    BP_DECLINED,
+    HYPERTENSION_INVITATION,
+    HYPERTENSION_FIRST_LETTER,
+    MILD_FRAILTY,
+    MODERATE_FRAILTY,
+    SEVERE_FRAILTY,
 ];
 
 /// Every dm+d code above.

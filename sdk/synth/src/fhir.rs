@@ -77,7 +77,7 @@ const UK_CORE: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-";
 /// them. The Read codes are the commonly used ones, written from memory and
 /// not checked against the Read browser: they are there so that a reader
 /// must choose the SNOMED CT coding, and nothing maps them.
-const TERMS: [(u64, &str, Option<&str>); 25] = [
+const TERMS: [(u64, &str, Option<&str>); 35] = [
     (DIABETES, "Diabetes mellitus", Some("C10..")),
     (DIABETES_TYPE_2, "Type 2 diabetes mellitus", Some("C10F.")),
     (DIABETES_TYPE_1, "Type 1 diabetes mellitus", Some("C10E.")),
@@ -119,6 +119,36 @@ const TERMS: [(u64, &str, Option<&str>); 25] = [
     (EX_SMOKER, "Ex-smoker", Some("137S.")),
     (SMOKER, "Smoker", Some("137R.")),
     (MEDICATION_REVIEW, "Medication review done", None),
+    (ESSENTIAL_HYPERTENSION, "Essential hypertension", None),
+    (
+        MAXIMAL_BP_THERAPY,
+        "Patient on maximal tolerated antihypertensive therapy",
+        None,
+    ),
+    (
+        HYPERTENSION_PCA_UNSUITABLE,
+        "Excepted from hypertension quality indicators - patient unsuitable",
+        None,
+    ),
+    (
+        HYPERTENSION_PCA_DECLINED,
+        "Excepted from hypertension quality indicators - informed dissent",
+        None,
+    ),
+    (BP_DECLINED, "Blood pressure procedure declined", None),
+    (
+        HYPERTENSION_INVITATION,
+        "Hypertension monitoring invitation",
+        None,
+    ),
+    (
+        HYPERTENSION_FIRST_LETTER,
+        "Hypertension monitoring first letter",
+        None,
+    ),
+    (MILD_FRAILTY, "Mild frailty", None),
+    (MODERATE_FRAILTY, "Moderate frailty", None),
+    (SEVERE_FRAILTY, "Severe frailty", None),
 ];
 
 /// dm+d terms, the unit of a quantity and a dosage text.
@@ -157,9 +187,12 @@ fn event_resource(e: &Event) -> EventResource {
         return EventResource::Observation;
     }
     match e.code {
-        DIABETES | DIABETES_TYPE_1 | DIABETES_TYPE_2 | HYPERTENSION | ASTHMA => {
-            EventResource::Condition
-        }
+        DIABETES
+        | DIABETES_TYPE_1
+        | DIABETES_TYPE_2
+        | HYPERTENSION
+        | ESSENTIAL_HYPERTENSION
+        | ASTHMA => EventResource::Condition,
         FLU_VACCINATION => EventResource::Immunization,
         _ => EventResource::Observation,
     }

@@ -89,10 +89,14 @@ pub fn generate(config: &PracticeConfig) -> Practice {
     let mut nhs = NhsNumbers::new(config.seed);
     for i in 0..config.patients {
         let rng = Rng::stream(config.seed, i as u64 + 1);
+        let care = Rng::stream(config.seed ^ CARE_STREAMS, i as u64 + 1);
+        let frailty = Rng::stream(config.seed ^ FRAILTY_STREAMS, i as u64 + 1);
         let id = format!("p{:06}", i + 1);
         let nhs_number = nhs.next();
         PatientGen {
             rng,
+            care,
+            frailty,
             id,
             reference: to_days(config.reference_date),
             practice: &config.practice,
@@ -106,6 +110,13 @@ pub fn generate(config: &PracticeConfig) -> Practice {
     }
     practice
 }
+
+/// Keys the per-patient streams of hypertension care records apart from
+/// the main ones.
+const CARE_STREAMS: u64 = 0x6879_7030_3038_0001;
+
+/// Keys the per-patient streams of frailty codes apart from the others.
+const FRAILTY_STREAMS: u64 = 0x6672_6169_6c74_7902;
 
 /// Unique NHS numbers in the test range 999 000 000x to 999 999 999x, which
 /// NHS England never issues to a person, drawn from their own stream.
@@ -145,6 +156,13 @@ impl NhsNumbers {
 
 struct PatientGen<'a> {
     rng: Rng,
+    /// A stream of its own for the hypertension care-process records
+    /// (essential hypertension codes, repeat and lone readings, exceptions,
+    /// invitations), so that adding them left every other draw, and so
+    /// every other record, as it was.
+    care: Rng,
+    /// A stream of its own for frailty codes, for the same reason.
+    frailty: Rng,
     id: String,
     reference: i64,
     practice: &'a str,
@@ -499,14 +517,21 @@ impl PatientGen<'_> {
         let mut bp_done = false;
         if hypertension != Condition::None {
             let lo = self.years_after_birth(age.min(25)).max(end - 20 * YEAR);
+            // Half the diagnoses are coded as essential hypertension.
+            let code = if self.care.chance(0.5) {
+                ESSENTIAL_HYPERTENSION
+            } else {
+                HYPERTENSION
+            };
             if hypertension == Condition::Resolved && end - lo > 2 * YEAR {
                 let diagnosed = self.between(lo, end - 2 * YEAR);
-                self.event(diagnosed, HYPERTENSION, None, None);
+                self.event(diagnosed, code, None, None);
                 let resolved = self.between(diagnosed + YEAR, end);
                 self.event(resolved, HYPERTENSION_RESOLVED, None, None);
             } else if hypertension == Condition::Active {
                 let diagnosed = self.between(lo, end);
-                self.event(diagnosed, HYPERTENSION, None, None);
+                self.event(diagnosed, code, None, None);
+                let mut latest_bp = None;
                 if self.rng.chance(0.90) {
                     // Latest reading in the last year, on the diabetes
                     // review day when there is one.
@@ -516,6 +541,7 @@ impl PatientGen<'_> {
                     };
                     let controlled = self.rng.chance(0.72);
                     self.bp(latest, controlled);
+                    latest_bp = Some((latest, controlled));
                     let mut d = latest;
                     for _ in 0..3 {
                         d -= self.rng.range(300, 430);
@@ -526,6 +552,7 @@ impl PatientGen<'_> {
                         self.bp(d, controlled);
                     }
                 }
+                self.hypertension_care(diagnosed, latest_bp);
                 bp_done = true;
             }
         }
@@ -540,6 +567,8 @@ impl PatientGen<'_> {
                 self.bp(d, controlled);
             }
         }
+
+        self.frailty_codes(age);
 
         // Asthma.
         let asthma = self.condition(asthma_rate(age), ASTHMA_RESOLVED_SHARE);
@@ -758,6 +787,112 @@ impl PatientGen<'_> {
         };
         self.reading(day, SYSTOLIC_BP, sys, UNIT_MM_HG);
         self.reading(day, DIASTOLIC_BP, dia, UNIT_MM_HG);
+    }
+
+    /// Electronic frailty index findings for those 65 and over: mild 35%,
+    /// moderate 12%, severe 3.5%, in the last two years; a tenth of the
+    /// mild have an earlier moderate (improved), a fifth of the moderate
+    /// and severe an earlier mild (worsened).
+    fn frailty_codes(&mut self, age: i32) {
+        let end = self.observed_until;
+        if age < 65 {
+            return;
+        }
+        let u = self.frailty.unit();
+        let code = if u < 0.035 {
+            SEVERE_FRAILTY
+        } else if u < 0.155 {
+            MODERATE_FRAILTY
+        } else if u < 0.505 {
+            MILD_FRAILTY
+        } else {
+            return;
+        };
+        let lo = (end - 2 * YEAR).max(self.dob);
+        let day = self.frailty.range(lo, end);
+        self.event(day, code, None, None);
+        let earlier = if code == MILD_FRAILTY {
+            self.frailty.chance(0.10).then_some(MODERATE_FRAILTY)
+        } else {
+            self.frailty.chance(0.20).then_some(MILD_FRAILTY)
+        };
+        if let Some(before) = earlier
+            && day - YEAR >= self.dob
+        {
+            let d = self.frailty.range(day - 2 * YEAR, day - YEAR).max(self.dob);
+            self.event(d, before, None, None);
+        }
+    }
+
+    /// The records QOF's hypertension rules read beyond the readings, from
+    /// the care stream: a second pair of readings on the latest day (the
+    /// same-day rule takes the lowest of each), a systolic reading alone on
+    /// a later day (which the same-day rule passes over), maximal therapy
+    /// for some above target, exceptions (unsuitable, informed dissent, BP
+    /// declined; mostly for those not at target), and pairs of invitations at least 7 days apart.
+    fn hypertension_care(&mut self, diagnosed: i64, latest_bp: Option<(i64, bool)>) {
+        let end = self.observed_until;
+        let year_start = (end - YEAR + 1).max(diagnosed);
+        if let Some((day, controlled)) = latest_bp {
+            if self.care.chance(0.10) {
+                // A repeat on the same day, lower (the first reading of a
+                // visit is often the highest).
+                let sys = if controlled { 124.0 } else { 138.0 } + self.care.range(0, 6) as f64;
+                let dia = 70.0 + self.care.range(0, 12) as f64;
+                self.reading(day, SYSTOLIC_BP, sys, UNIT_MM_HG);
+                self.reading(day, DIASTOLIC_BP, dia, UNIT_MM_HG);
+            }
+            if day < end && self.care.chance(0.06) {
+                let later = self.care.range(day + 1, end);
+                let sys = 120.0 + self.care.range(0, 40) as f64;
+                self.reading(later, SYSTOLIC_BP, sys, UNIT_MM_HG);
+            }
+            if !controlled && self.care.chance(0.12) {
+                let d = self.care.range(year_start, end);
+                self.event(d, MAXIMAL_BP_THERAPY, None, None);
+            }
+        }
+        // Exceptions are recorded mostly for those not at target.
+        let at_target = latest_bp.is_some_and(|(d, c)| c && d > end - YEAR);
+        let share = if at_target { 0.005 } else { 0.05 };
+        for code in [
+            HYPERTENSION_PCA_UNSUITABLE,
+            HYPERTENSION_PCA_DECLINED,
+            BP_DECLINED,
+        ] {
+            if self.care.chance(share) {
+                let d = self.care.range(year_start, end);
+                self.event(d, code, None, None);
+            }
+        }
+        // Invitations: for most of those with no reading in the year, for
+        // some above target after their reading, and now and then for
+        // anyone (a single one, or two within a week, which do not count
+        // as two).
+        let recent = latest_bp.filter(|(d, _)| *d > end - YEAR);
+        let from = match recent {
+            None if self.care.chance(0.6) => Some(year_start),
+            Some((d, false)) if self.care.chance(0.3) => Some(d + 1),
+            _ if self.care.chance(0.05) => Some(year_start),
+            _ => None,
+        };
+        if let Some(from) = from.filter(|f| *f <= end) {
+            let first = self.care.range(from, end);
+            let code = if self.care.chance(0.5) {
+                HYPERTENSION_INVITATION
+            } else {
+                HYPERTENSION_FIRST_LETTER
+            };
+            self.event(first, code, None, None);
+            let gap = if self.care.chance(0.15) {
+                self.care.range(1, 6)
+            } else {
+                self.care.range(7, 60)
+            };
+            if first + gap <= end {
+                self.event(first + gap, HYPERTENSION_INVITATION, None, None);
+            }
+        }
     }
 
     /// Repeat prescriptions over the last year, about every `interval` days,

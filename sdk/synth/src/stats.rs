@@ -266,7 +266,7 @@ pub(crate) fn compute(p: &Practice) -> Stats {
         match e.code {
             DIABETES | DIABETES_TYPE_1 | DIABETES_TYPE_2 => later(&mut a.diabetes, d, e.code),
             DIABETES_RESOLVED => latest(&mut a.diabetes_resolved, d),
-            HYPERTENSION => latest(&mut a.hypertension, d),
+            HYPERTENSION | ESSENTIAL_HYPERTENSION => latest(&mut a.hypertension, d),
             HYPERTENSION_RESOLVED => latest(&mut a.hypertension_resolved, d),
             ASTHMA => latest(&mut a.asthma, d),
             ASTHMA_RESOLVED => latest(&mut a.asthma_resolved, d),

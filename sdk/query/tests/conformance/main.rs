@@ -12,6 +12,8 @@ mod logic;
 mod outputs;
 mod passes;
 mod registration;
+mod same_day;
+mod values;
 mod windows;
 
 use gpes_model::{Date, Event, Medication, Patient, Record, Registration, RegistrationType, Sex};
@@ -28,6 +30,9 @@ pub const CLUSTERS: &str = r#"
   HBA1C: { system: snomed, codes: ["999791000000106"] }
   EMPTY: { system: snomed, codes: [] }
   MED:   { system: dmd, codes: ["322236009", "39113611000001102"] }
+  SYS:   { system: snomed, codes: ["72313002", "163030003"] }
+  DIA:   { system: snomed, codes: ["1091811000000102", "163031004"] }
+  PULSE: { system: snomed, codes: ["364075005"] }
 "#;
 
 pub const DM: u64 = 73211009;
@@ -38,6 +43,11 @@ pub const HBA1C: u64 = 999791000000106;
 pub const MED1: u64 = 322236009;
 pub const MED2: u64 = 39113611000001102;
 pub const OTHER: u64 = 38341003;
+pub const SYS: u64 = 72313002;
+pub const SYS2: u64 = 163030003;
+pub const DIA: u64 = 1091811000000102;
+pub const DIA2: u64 = 163031004;
+pub const PULSE: u64 = 364075005;
 
 pub fn d(s: &str) -> Date {
     Date::parse_iso(s).expect("test date")
@@ -102,6 +112,7 @@ title: one variable
 source: "conformance suite"
 parameters:
   PPED: {{ type: date, default: 2025-03-31 }}
+  LIMIT: {{ type: number, default: 58 }}
 clusters:{CLUSTERS}
 variables:
   V: {definition}
@@ -168,4 +179,15 @@ pub fn check_variable_with(
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     assert_eq!(got, want, "case: {case}");
+}
+
+/// Every row of a record-level answer, as text.
+pub fn table(answer: &Answer) -> Vec<Vec<String>> {
+    let ResultOutput::RecordLevel(r) = &answer.output else {
+        panic!("record level expected");
+    };
+    r.rows
+        .iter()
+        .map(|row| row.iter().map(show).collect())
+        .collect()
 }

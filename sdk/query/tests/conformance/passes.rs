@@ -54,16 +54,6 @@ fn records() -> Vec<Record> {
     ]
 }
 
-fn table(answer: &Answer) -> Vec<Vec<String>> {
-    let ResultOutput::RecordLevel(r) = &answer.output else {
-        panic!("record level expected");
-    };
-    r.rows
-        .iter()
-        .map(|row| row.iter().map(show).collect())
-        .collect()
-}
-
 #[test]
 fn dependent_variables() {
     let answer = run(QUERY, &[], &records());
