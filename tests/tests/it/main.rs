@@ -7,6 +7,7 @@ mod e2e;
 mod formats;
 mod hardening;
 mod independent;
+mod openapi;
 mod refusals;
 mod registry;
 mod runs;

@@ -58,6 +58,16 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .route("/v1/audit", get(list_audit))
         .route("/v1/audit/verify", get(verify_audit))
+        .route("/v1/openapi.json", get(openapi))
+}
+
+/// The OpenAPI 3.1 document of both listeners, kept in step with the
+/// routers by a test (`tests/tests/it/openapi.rs`).
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// Served without a token or protocol header: it holds no secret.
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// `?cursor=...&limit=...` on every list.
