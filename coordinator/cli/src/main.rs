@@ -125,6 +125,16 @@ enum RunCommand {
     Cancel { id: String },
     /// Hand the run's failed and expired jobs out again.
     Retry { id: String },
+    /// Every result of the run as CSV or JSON, a row per practice and
+    /// population (and breakdown cell), streamed to standard output or a
+    /// file.
+    Export {
+        id: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json"])]
+        format: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -700,6 +710,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 RunCommand::Show { id } => {
                     let results = run_results(&up, id).await?;
                     print_results(&args, &results)?;
+                }
+                RunCommand::Export { id, format, out } => {
+                    let path = format!("/v1/runs/{}/export?format={format}", encode(id));
+                    match out {
+                        Some(file) => {
+                            // Written beside the target, renamed when whole.
+                            let tmp = file.with_extension("part");
+                            let mut f = std::fs::File::create(&tmp)
+                                .with_context(|| format!("creating {}", tmp.display()))?;
+                            let n = up.download(&path, &mut f).await?;
+                            f.sync_all()?;
+                            std::fs::rename(&tmp, file)?;
+                            eprintln!("{n} bytes written to {}", file.display());
+                        }
+                        None => {
+                            let mut stdout = std::io::stdout();
+                            up.download(&path, &mut stdout).await?;
+                        }
+                    }
                 }
                 RunCommand::Cancel { id } | RunCommand::Retry { id } => {
                     let verb = if matches!(command, RunCommand::Cancel { .. }) {

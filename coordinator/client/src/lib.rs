@@ -135,12 +135,23 @@ impl Uplink {
         }
     }
 
-    async fn exchange<Req: Serialize, Resp: DeserializeOwned>(
+    /// Sends one request on a new connection; the answer's status, the
+    /// protocol version it says, its body, and the task driving the
+    /// connection (abort it once the body is read).
+    async fn send<Req: Serialize>(
         &self,
         method: http::Method,
         path: &str,
         body: Option<&Req>,
-    ) -> Result<Resp, UplinkError> {
+    ) -> Result<
+        (
+            http::StatusCode,
+            Option<u32>,
+            hyper::body::Incoming,
+            tokio::task::JoinHandle<()>,
+        ),
+        UplinkError,
+    > {
         let tcp = TcpStream::connect(&self.address)
             .await
             .map_err(|e| self.unreachable(e.to_string()))?;
@@ -181,7 +192,28 @@ impl Uplink {
             .get(VERSION_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let body = Limited::new(resp.into_body(), RESPONSE_LIMIT)
+        Ok((status, theirs, resp.into_body(), driver))
+    }
+
+    /// A refusal's problem body as an error.
+    fn refused(status: http::StatusCode, body: &[u8]) -> UplinkError {
+        let message = serde_json::from_slice::<Problem>(body)
+            .map(|e| e.detail)
+            .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned());
+        UplinkError::Refused {
+            status: status.as_u16(),
+            message,
+        }
+    }
+
+    async fn exchange<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<&Req>,
+    ) -> Result<Resp, UplinkError> {
+        let (status, theirs, incoming, driver) = self.send(method, path, body).await?;
+        let body = Limited::new(incoming, RESPONSE_LIMIT)
             .collect()
             .await
             .map_err(|e| self.unreachable(e.to_string()))?
@@ -189,14 +221,42 @@ impl Uplink {
         driver.abort();
         check_version(theirs).map_err(|e| UplinkError::BadAnswer(e.to_string()))?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<Problem>(&body)
-                .map(|e| e.detail)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            return Err(UplinkError::Refused {
-                status: status.as_u16(),
-                message,
-            });
+            return Err(Self::refused(status, &body));
         }
         serde_json::from_slice(&body).map_err(|e| UplinkError::BadAnswer(e.to_string()))
+    }
+
+    /// GETs `path` and writes its body to `out` as it arrives, without a
+    /// size limit (an export). Returns the bytes written. A connection
+    /// lost part-way is an error, never a short file taken as whole.
+    pub async fn download(
+        &self,
+        path: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64, UplinkError> {
+        let (status, theirs, mut incoming, driver) =
+            self.send(http::Method::GET, path, None::<&()>).await?;
+        check_version(theirs).map_err(|e| UplinkError::BadAnswer(e.to_string()))?;
+        if !status.is_success() {
+            let body = Limited::new(incoming, RESPONSE_LIMIT)
+                .collect()
+                .await
+                .map_err(|e| self.unreachable(e.to_string()))?
+                .to_bytes();
+            driver.abort();
+            return Err(Self::refused(status, &body));
+        }
+        let mut written = 0u64;
+        while let Some(frame) = incoming.frame().await {
+            let frame =
+                frame.map_err(|e| self.unreachable(format!("the download broke off: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                out.write_all(&data)
+                    .map_err(|e| UplinkError::BadAnswer(format!("writing the download: {e}")))?;
+                written += data.len() as u64;
+            }
+        }
+        driver.abort();
+        Ok(written)
     }
 }

@@ -450,3 +450,102 @@ async fn ten_thousand_runs_and_over_64_mib_of_results_come_in_pages_of_at_most_1
     assert_eq!(practices.len(), 300);
     assert!(pages >= 3, "300 results of {size} bytes in {pages} pages");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_exports_as_csv_and_json_a_row_per_practice_and_population() {
+    let coordinator = Coordinator::start().await;
+    let operator = coordinator.operator();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    let agent = agent_uplink(&coordinator, &enroll_only(dir.path(), &token.token).await);
+    let collection = coordinator
+        .create_collection(&["A81001", "B82002"], "")
+        .await
+        .expect("collection");
+    let run = coordinator.run_now(&collection.id).await;
+    let job = poll(&agent, &[]).await.jobs.remove(0);
+    let upload = upload_changed(&job, 39, |e| {
+        if let gpes_protocol::ResultOutput::Aggregate(a) = &mut e.result.output {
+            a.populations[0].cells = vec![
+                gpes_protocol::Cell {
+                    sex: Some("female".into()),
+                    age_band: Some("40-59, \"middle\"".into()),
+                    count: Some(20),
+                    suppressed: false,
+                },
+                gpes_protocol::Cell {
+                    sex: Some("male".into()),
+                    age_band: Some("40-59, \"middle\"".into()),
+                    count: None,
+                    suppressed: true,
+                },
+            ];
+        }
+    });
+    let _: Receipt = agent
+        .post("/v1/results", &upload, TIMEOUT)
+        .await
+        .expect("stored");
+
+    let mut csv = Vec::new();
+    operator
+        .download(&format!("/v1/runs/{}/export", run.id), &mut csv)
+        .await
+        .expect("csv");
+    let csv = String::from_utf8(csv).expect("utf-8");
+    let lines: Vec<&str> = csv.lines().collect();
+    let hash = upload.extract_hash.to_string();
+    let r = &run.id;
+    let c = &collection.id;
+    assert_eq!(
+        lines,
+        [
+            "run,collection,practice,status,population,sex,age_band,count,suppressed,late,extract_hash",
+            format!("{r},{c},A81001,done,REGISTERED,,,39,false,false,{hash}").as_str(),
+            format!("{r},{c},A81001,done,REGISTERED,female,\"40-59, \"\"middle\"\"\",20,false,false,{hash}").as_str(),
+            format!("{r},{c},A81001,done,REGISTERED,male,\"40-59, \"\"middle\"\"\",,true,false,{hash}").as_str(),
+            format!("{r},{c},B82002,pending,,,,,false,false,").as_str(),
+        ]
+    );
+
+    let mut json = Vec::new();
+    operator
+        .download(
+            &format!("/v1/runs/{}/export?format=json", run.id),
+            &mut json,
+        )
+        .await
+        .expect("json");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&json).expect("a JSON array");
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[2]["count"], serde_json::Value::Null);
+    assert_eq!(rows[2]["suppressed"], true);
+    assert_eq!(rows[3]["status"], "pending");
+
+    let err = operator
+        .download(
+            &format!("/v1/runs/{}/export?format=xml", run.id),
+            &mut Vec::new(),
+        )
+        .await
+        .expect_err("xml");
+    assert!(err.to_string().contains("400"), "{err}");
+    let err = operator
+        .download("/v1/runs/no-such-run/export", &mut Vec::new())
+        .await
+        .expect_err("unknown run");
+    assert!(err.to_string().contains("404"), "{err}");
+    // Each export is on the audit trail.
+    let trail: Page<gpes_protocol::AuditEntry> = operator
+        .get("/v1/audit?limit=5", TIMEOUT)
+        .await
+        .expect("audit");
+    assert_eq!(
+        trail
+            .items
+            .iter()
+            .filter(|e| e.action == "results.export")
+            .count(),
+        2
+    );
+}

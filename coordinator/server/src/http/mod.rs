@@ -8,6 +8,7 @@ pub mod agent;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod export;
 pub mod listener;
 pub mod operator;
 

@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/runs", get(list_runs))
         .route("/v1/runs/{id}", get(show_run))
         .route("/v1/runs/{id}/results", get(run_results))
+        .route("/v1/runs/{id}/export", get(super::export::export_run))
         .route("/v1/runs/{id}/cancel", post(cancel_run))
         .route("/v1/runs/{id}/retry", post(retry_run))
         .route("/v1/agents", get(list_agents))
