@@ -277,16 +277,12 @@ pub async fn page(
     .bind(i64::from(limit) + 1)
     .fetch_all(db.pool())
     .await?;
-    let more = rows.len() > limit as usize;
+    let fetched = rows.len();
     let mut out = Vec::new();
     for row in rows.into_iter().take(limit as usize) {
         out.push(info_of(db.pool(), row).await?);
     }
-    let next = if more {
-        out.last().map(|a| a.agent_id.clone())
-    } else {
-        None
-    };
+    let next = super::next_cursor(fetched, limit, &out, |a| a.agent_id.clone());
     Ok((out, next))
 }
 

@@ -220,17 +220,13 @@ pub async fn page(
     .bind(i64::from(limit) + 1)
     .fetch_all(db.pool())
     .await?;
-    let more = rows.len() > limit as usize;
+    let fetched = rows.len();
     let out: Vec<AuditEntry> = rows
         .into_iter()
         .take(limit as usize)
         .map(AuditEntry::from)
         .collect();
-    let next = if more {
-        out.last().map(|e| e.seq)
-    } else {
-        None
-    };
+    let next = super::next_cursor(fetched, limit, &out, |e| e.seq);
     Ok((out, next))
 }
 

@@ -136,17 +136,13 @@ pub async fn page(
     .bind(i64::from(limit) + 1)
     .fetch_all(db.pool())
     .await?;
-    let more = rows.len() > limit as usize;
+    let fetched = rows.len();
     let mut out = Vec::new();
     for row in rows.into_iter().take(limit as usize) {
         let practices = practices(db, &row.id).await?;
         out.push(row.into_collection(practices)?);
     }
-    let next = if more {
-        out.last().map(|c| c.id.clone())
-    } else {
-        None
-    };
+    let next = super::next_cursor(fetched, limit, &out, |c| c.id.clone());
     Ok((out, next))
 }
 

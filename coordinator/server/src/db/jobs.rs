@@ -201,17 +201,13 @@ pub async fn runs_page(
     .bind(i64::from(limit) + 1)
     .fetch_all(db.pool())
     .await?;
-    let more = rows.len() > limit as usize;
+    let fetched = rows.len();
     let mut out = Vec::new();
     for row in rows.into_iter().take(limit as usize) {
         let id = row.id.clone();
         out.push(summary_of(db, row, &id).await?);
     }
-    let next = if more {
-        out.last().map(|s| (s.run.fired_ms, s.run.id.clone()))
-    } else {
-        None
-    };
+    let next = super::next_cursor(fetched, limit, &out, |s| (s.run.fired_ms, s.run.id.clone()));
     Ok((out, next))
 }
 

@@ -238,6 +238,21 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Every list reads one row more than its page holds: when it got it,
+/// the next page's cursor is the key of the page's last item.
+pub fn next_cursor<T, K>(
+    fetched: usize,
+    limit: u32,
+    page: &[T],
+    key: impl Fn(&T) -> K,
+) -> Option<K> {
+    if fetched > limit as usize {
+        page.last().map(key)
+    } else {
+        None
+    }
+}
+
 /// Milliseconds as the store keeps them.
 pub fn to_i64(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)

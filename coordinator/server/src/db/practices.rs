@@ -229,17 +229,13 @@ pub async fn page(
     .bind(i64::from(limit) + 1)
     .fetch_all(db.pool())
     .await?;
-    let more = rows.len() > limit as usize;
+    let fetched = rows.len();
     let out = rows
         .into_iter()
         .take(limit as usize)
         .map(Row::into_practice)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = if more {
-        out.last().map(|p| p.code.clone())
-    } else {
-        None
-    };
+    let next = super::next_cursor(fetched, limit, &out, |p| p.code.clone());
     Ok((out, next))
 }
 
