@@ -97,13 +97,27 @@ pub async fn read_json<T: DeserializeOwned>(req: Request, limit: usize) -> Resul
         }
         Ok(Ok(b)) => b,
     };
-    serde_json::from_slice(&bytes).map_err(|e| {
+    // The path of what did not fit is named (`ttl_days`, `practices[2]`),
+    // as serde's own message gives only a line and column.
+    let mut reader = serde_json::Deserializer::from_slice(&bytes);
+    let value: T = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
         use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => {
-                ApiError::unprocessable(format!("the request body is not what was expected: {e}"))
-            }
-            _ => ApiError::bad_request(format!("the request body is not valid JSON: {e}")),
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at {path}")
+        };
+        match inner.classify() {
+            Category::Data => ApiError::unprocessable(format!(
+                "the request body is not what was expected{at}: {inner}"
+            )),
+            _ => ApiError::bad_request(format!("the request body is not valid JSON: {inner}")),
         }
-    })
+    })?;
+    reader
+        .end()
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    Ok(value)
 }
