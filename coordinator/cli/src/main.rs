@@ -4,6 +4,8 @@
 //! commands work offline: they check and explain query files without the
 //! coordinator.
 
+mod users;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use gpes_client::Uplink;
@@ -99,6 +101,13 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// People: users, their role grants and their API tokens.
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
+    },
+    /// Who the token belongs to, and their grants.
+    Whoami,
     /// Query files, offline: check them, explain them in plain English.
     Query {
         #[command(subcommand)]
@@ -666,6 +675,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::User { command } => users::run(&uplink(&args)?, args.json, command).await?,
+        Command::Whoami => users::whoami(&uplink(&args)?, args.json).await?,
         Command::Agent { command } => {
             let up = uplink(&args)?;
             match command {

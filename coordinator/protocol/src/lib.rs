@@ -320,6 +320,87 @@ pub struct PracticeSetRequest {
     pub test: Option<bool>,
 }
 
+/// `POST /v1/users`: a person who will sign in with API tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// Their user name: lower-case letters, digits, `.`, `-` and `_`.
+    pub id: String,
+    /// Their full name, as pages and the audit trail show it.
+    pub name: String,
+}
+
+/// A role granted to a user, with its scope: a practice code for the
+/// practice roles (`B1842`..`B1845`, `declarer`), a region (commissioner
+/// code) for `commissioner`, a requesting organisation for `recipient`, a
+/// supplier for `supplier`; none for `admin`, `collection-manager` and
+/// `viewer`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSpec {
+    pub role: String,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// `GET /v1/users/{id}`: a user, their grants and their tokens (never the
+/// secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub created_ms: u64,
+    pub created_by: String,
+    #[serde(default)]
+    pub disabled_ms: Option<u64>,
+    #[serde(default)]
+    pub grants: Vec<GrantSpec>,
+    #[serde(default)]
+    pub tokens: Vec<UserToken>,
+}
+
+/// One of a user's API tokens, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserToken {
+    pub id: String,
+    pub label: String,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    #[serde(default)]
+    pub revoked_ms: Option<u64>,
+    /// Written at most once a minute.
+    #[serde(default)]
+    pub last_used_ms: Option<u64>,
+}
+
+/// `POST /v1/users/{id}/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserTokenRequest {
+    /// Days until it expires: 1 to 365.
+    pub ttl_days: u32,
+    /// What it is for ("laptop", "nightly export").
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The new token: its secret is shown this once and never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUserTokenResponse {
+    pub token_id: String,
+    pub user_id: String,
+    pub secret: String,
+    pub expires_ms: u64,
+}
+
+/// `GET /v1/me`: who the token belongs to and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub actor: String,
+    #[serde(default)]
+    pub grants: Vec<GrantSpec>,
+}
+
 /// `POST /v1/failures`: an extraction that did not give an extract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -184,7 +184,10 @@ pub async fn start(
             .unwrap_or_else(|| agent_addr.to_string()),
         ca,
         clock,
-        authenticators: vec![Box::new(auth::AdminToken { hash: admin_hash })],
+        authenticators: vec![
+            Box::new(auth::AdminToken { hash: admin_hash }),
+            Box::new(auth::UserTokens { db: db.clone() }),
+        ],
         jobs_ready: tokio::sync::Notify::new(),
         heartbeats: Default::default(),
         revoked: revoked.clone(),

@@ -124,7 +124,7 @@ async fn both_day_fields_restricted_fire_on_either_as_crontab_does() {
     assert_eq!(runs.len(), 6);
     assert_eq!(runs[5].job_count, 2);
     assert_eq!(runs[5].parameters["PPED"], "2026-07-01");
-    let (rows, _) = db::jobs::results_page(&db, &runs[5].id, None, 100, 1 << 20)
+    let (rows, _) = db::jobs::results_page(&db, &runs[5].id, None, None, 100, 1 << 20)
         .await
         .expect("jobs");
     let practices: Vec<&str> = rows.iter().map(|r| r.practice.as_str()).collect();

@@ -7,7 +7,7 @@ use gpes_protocol::{
 };
 use gpes_schedule::SystemClock;
 use sqlx::{Column, Connection, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,7 +176,8 @@ impl Coordinator {
 
     /// Every row of the state tables, rendered as text: what a refusal
     /// must leave unchanged. Leaves out the refusals log, the scheduler's
-    /// lease and what heartbeats write (operational state).
+    /// lease, what heartbeats write and a token's last use (operational
+    /// state).
     pub async fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
         const OPERATIONAL: [&str; 7] = [
             "last_seen_ms",
@@ -206,8 +207,12 @@ impl Coordinator {
                     row.columns()
                         .iter()
                         .filter(|c| {
-                            !(table == "agent_practices" || table == "agents")
-                                || !OPERATIONAL.contains(&c.name())
+                            let operational = match table.as_str() {
+                                "agent_practices" | "agents" => OPERATIONAL.contains(&c.name()),
+                                "user_tokens" => c.name() == "last_used_ms",
+                                _ => false,
+                            };
+                            !operational
                         })
                         .map(|c| {
                             let i = c.ordinal();
@@ -359,4 +364,60 @@ pub fn upload_changed(
     change: impl FnOnce(&mut gpes_protocol::Extract),
 ) -> gpes_protocol::UploadRequest {
     gpes_tests::sealed_upload_with(job, registered, change)
+}
+
+/// (path, method) pairs declared by `.route(...)` calls in a router's
+/// source, however rustfmt wrapped them.
+pub fn declared(source: &str) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let mut rest = source;
+    while let Some(at) = rest.find(".route(") {
+        rest = &rest[at + ".route(".len()..];
+        let mut depth = 1;
+        let mut end = 0;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let call = &rest[..end];
+        let path = call.split('"').nth(1).expect("a route's path literal");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let mut from = 0;
+            while let Some(i) = call[from..].find(&format!("{method}(")) {
+                let i = from + i;
+                let before = call[..i].chars().last();
+                if matches!(before, None | Some(' ' | '\n' | ',' | '.')) {
+                    out.insert((path.to_owned(), method.to_owned()));
+                }
+                from = i + method.len();
+            }
+        }
+    }
+    out
+}
+
+/// Every (path, method) a listener's router serves, read from the
+/// source files its router is built from.
+pub fn routed(listener: &str) -> BTreeSet<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coordinator/server/src/http");
+    let files: &[&str] = match listener {
+        "operator" => &["operator.rs", "users.rs"],
+        "agent" => &["agent.rs"],
+        other => panic!("no listener '{other}'"),
+    };
+    let mut out = BTreeSet::new();
+    for file in files {
+        let source = std::fs::read_to_string(root.join(file)).expect("router source");
+        out.extend(declared(&source));
+    }
+    out
 }

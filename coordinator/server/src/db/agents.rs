@@ -4,6 +4,7 @@
 use super::audit::{self, Entry};
 use super::{Db, to_i64, to_u64};
 use crate::domain::Refusal;
+use crate::domain::grants::Reach;
 use gpes_protocol::{AgentInfo, AgentPractice, Heartbeat};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -264,19 +265,53 @@ pub async fn get(db: &Db, id: &str) -> Result<AgentInfo, Refusal> {
     info_of(db.pool(), row).await
 }
 
-/// A page of agents in id order after `after`.
+/// The condition selecting the agents that serve a practice within
+/// reach, and its binds from `$first` on.
+fn serving(reach: &Reach, first: usize) -> (String, Vec<String>) {
+    if reach.everything {
+        return ("1 = 1".into(), Vec::new());
+    }
+    let (condition, binds) = super::practices::within(reach, "p", first);
+    (
+        format!(
+            "id IN (SELECT ap.agent_id FROM agent_practices ap \
+             JOIN practices p ON p.code = ap.practice WHERE {condition})"
+        ),
+        binds,
+    )
+}
+
+/// Whether an agent serves a practice within reach (so a supplier sees
+/// its own agents only).
+pub async fn within(db: &Db, id: &str, reach: &Reach) -> Result<bool, Refusal> {
+    let (condition, binds) = serving(reach, 2);
+    let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM agents WHERE id = $1 AND {condition}"
+    )))
+    .bind(id);
+    for b in binds {
+        query = query.bind(b);
+    }
+    Ok(query.fetch_optional(db.pool()).await?.is_some())
+}
+
+/// A page of the agents within reach, in id order after `after`.
 pub async fn page(
     db: &Db,
     after: Option<&str>,
     limit: u32,
+    reach: &Reach,
 ) -> Result<(Vec<AgentInfo>, Option<String>), Refusal> {
-    let rows: Vec<InfoRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{INFO} WHERE id > $1 ORDER BY id LIMIT $2"
+    let (condition, binds) = serving(reach, 3);
+    let mut query = sqlx::query_as::<_, InfoRow>(sqlx::AssertSqlSafe(format!(
+        "{INFO} WHERE id > $1 AND {condition} ORDER BY id LIMIT $2"
     )))
     .bind(after.unwrap_or(""))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
+    .bind(i64::from(limit) + 1);
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
     let fetched = rows.len();
     let mut out = Vec::new();
     for row in rows.into_iter().take(limit as usize) {

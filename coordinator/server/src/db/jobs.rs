@@ -231,6 +231,7 @@ struct ResultLine {
 pub async fn results_page(
     db: &Db,
     run_id: &str,
+    only: Option<&str>,
     after: Option<&str>,
     limit: u32,
     max_bytes: usize,
@@ -238,11 +239,13 @@ pub async fn results_page(
     let rows: Vec<ResultLine> = sqlx::query_as(
         "SELECT j.id, j.practice, j.state, j.attempts, j.last_error, s.extract_hash, s.extract, \
          s.stored_ms, s.late FROM jobs j LEFT JOIN results s ON s.job_id = j.id \
-         WHERE j.run_id = $1 AND j.practice > $2 ORDER BY j.practice LIMIT $3",
+         WHERE j.run_id = $1 AND j.practice > $2 AND ($4 = '' OR j.practice = $4) \
+         ORDER BY j.practice LIMIT $3",
     )
     .bind(run_id)
     .bind(after.unwrap_or(""))
     .bind(i64::from(limit) + 1)
+    .bind(only.unwrap_or(""))
     .fetch_all(db.pool())
     .await?;
     let mut more = rows.len() > limit as usize;

@@ -6,6 +6,7 @@
 use super::audit::{self, Entry};
 use super::{Db, to_i64};
 use crate::domain::Refusal;
+use crate::domain::grants::Reach;
 use gpes_protocol::{
     Practice, PracticeImportRequest, PracticeImportResponse, PracticeRecord, PracticeSetRequest,
     PracticeStatus,
@@ -216,19 +217,56 @@ pub async fn get(db: &Db, code: &str) -> Result<Practice, Refusal> {
     row.into_practice()
 }
 
-/// A page of practices in code order after `after`.
+/// The SQL condition over the practices table (as `alias`) that selects
+/// what a reach covers, and the values it binds from `$first` on.
+pub fn within(reach: &Reach, alias: &str, first: usize) -> (String, Vec<String>) {
+    if reach.everything {
+        return ("1 = 1".into(), Vec::new());
+    }
+    let mut parts = Vec::new();
+    let mut binds = Vec::new();
+    for (column, values) in [
+        ("code", &reach.practices),
+        ("region", &reach.regions),
+        ("supplier", &reach.suppliers),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        let marks: Vec<String> = values
+            .iter()
+            .map(|v| {
+                binds.push(v.clone());
+                format!("${}", first + binds.len() - 1)
+            })
+            .collect();
+        parts.push(format!("{alias}.{column} IN ({})", marks.join(", ")));
+    }
+    if parts.is_empty() {
+        ("1 = 0".into(), binds)
+    } else {
+        (format!("({})", parts.join(" OR ")), binds)
+    }
+}
+
+/// A page of the practices within reach, in code order after `after`.
 pub async fn page(
     db: &Db,
     after: Option<&str>,
     limit: u32,
+    reach: &Reach,
 ) -> Result<(Vec<Practice>, Option<String>), Refusal> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM practices WHERE code > $1 ORDER BY code LIMIT $2"
-    )))
-    .bind(after.unwrap_or(""))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(db.pool())
-    .await?;
+    let (condition, binds) = within(reach, "p", 3);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM practices p WHERE code > $1 AND {condition} ORDER BY code LIMIT $2"
+    );
+    let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit) + 1);
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
     let fetched = rows.len();
     let out = rows
         .into_iter()

@@ -4,6 +4,7 @@
 //! caller, so tests control the clock.
 
 pub mod collections;
+pub mod grants;
 pub mod jobs;
 pub mod refusal;
 

@@ -56,6 +56,16 @@ pub enum Refusal {
     },
     #[error("collection '{0}' does not exist")]
     UnknownCollection(String),
+    #[error("user '{0}' does not exist")]
+    NoSuchUser(String),
+    #[error("token '{0}' does not exist")]
+    NoSuchUserToken(String),
+    /// Something with that name is already there.
+    #[error("{0}")]
+    Exists(String),
+    /// The caller's grants do not reach what they asked for.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{0}")]
     Invalid(String),
     /// The store failed; the operation may be retried.

@@ -8,8 +8,11 @@
 use super::App;
 use super::error::ApiError;
 use crate::db;
+use crate::domain::grants::{Grant, Permission, Reach, Role};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// The agent id from the verified client certificate, set by the listener.
@@ -37,14 +40,20 @@ impl FromRequestParts<Arc<App>> for Agent {
     }
 }
 
-/// A person, authenticated.
+/// A person, authenticated, with their grants, on a route whose
+/// permission one of them allows (put on the request by
+/// `permissions::authorize`, which runs before any handler).
 #[derive(Debug, Clone)]
 pub struct Operator {
     /// Who, as the audit trail and the refusal log name them.
     pub actor: String,
-    /// The grant their actions are allowed under (the bootstrap token's
-    /// is `admin`).
+    /// The grant this request is allowed under, as the audit trail names
+    /// it (`admin`, `B1843:A81001`).
     pub grant: String,
+    /// Everything they hold.
+    pub grants: Vec<Grant>,
+    /// What the route needs.
+    pub permission: Permission,
 }
 
 impl Operator {
@@ -63,12 +72,30 @@ impl Operator {
             detail,
         }
     }
+
+    /// How far their grants reach for this route's permission.
+    pub fn reach(&self) -> Reach {
+        Reach::of(&self.grants, self.permission)
+    }
 }
 
-/// A way of telling who presents a credential.
+/// Who presents a credential, and what they hold.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub actor: String,
+    pub grants: Vec<Grant>,
+}
+
+/// What an authenticator's answer is.
+pub type Authenticated<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Identity>, ApiError>> + Send + 'a>>;
+
+/// A way of telling who presents a credential: the bootstrap admin token
+/// and users' API tokens today; an OpenID Connect provider would be
+/// another.
 pub trait Authenticator: Send + Sync + std::fmt::Debug {
     /// `None` when the credential is not one this authenticator knows.
-    fn authenticate(&self, bearer: &str) -> Option<Operator>;
+    fn authenticate<'a>(&'a self, bearer: &'a str, now_ms: u64) -> Authenticated<'a>;
 }
 
 /// The bootstrap admin token, compared by its hash.
@@ -78,13 +105,37 @@ pub struct AdminToken {
 }
 
 impl Authenticator for AdminToken {
-    fn authenticate(&self, bearer: &str) -> Option<Operator> {
-        gpes_pki::secret_matches(bearer, &self.hash).then(|| Operator {
+    fn authenticate<'a>(&'a self, bearer: &'a str, _now_ms: u64) -> Authenticated<'a> {
+        let found = gpes_pki::secret_matches(bearer, &self.hash).then(|| Identity {
             actor: "admin".into(),
-            grant: "admin".into(),
+            grants: vec![Grant::operator(Role::Admin)],
+        });
+        Box::pin(std::future::ready(Ok(found)))
+    }
+}
+
+/// Users' API tokens, looked up by the hash of the secret.
+#[derive(Debug)]
+pub struct UserTokens {
+    pub db: db::Db,
+}
+
+impl Authenticator for UserTokens {
+    fn authenticate<'a>(&'a self, bearer: &'a str, now_ms: u64) -> Authenticated<'a> {
+        Box::pin(async move {
+            if !bearer.starts_with(USER_TOKEN_PREFIX) {
+                return Ok(None);
+            }
+            let hash = gpes_pki::hash_secret(bearer);
+            let found = db::users::authenticate(&self.db, &hash, now_ms).await?;
+            Ok(found.map(|(actor, grants)| Identity { actor, grants }))
         })
     }
 }
+
+/// Users' tokens start with this, so they are told apart from the admin
+/// token and recognised when leaked.
+pub const USER_TOKEN_PREFIX: &str = "gpes-user-";
 
 /// The bearer credential of a request: `Authorization: Bearer <token>`,
 /// refused when absent, malformed, or empty or blank (before any
@@ -117,16 +168,24 @@ pub fn bearer(parts: &Parts) -> Result<String, ApiError> {
 impl FromRequestParts<Arc<App>> for Operator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Operator, ApiError> {
-        let token = bearer(parts)?;
-        for authenticator in &app.authenticators {
-            if let Some(operator) = authenticator.authenticate(&token) {
-                parts.extensions.insert(operator.clone());
-                return Ok(operator);
-            }
-        }
-        Err(ApiError::unauthorized(
-            "the bearer token is not valid (unknown, expired or revoked)",
-        ))
+    async fn from_request_parts(parts: &mut Parts, _app: &Arc<App>) -> Result<Operator, ApiError> {
+        parts.extensions.get::<Operator>().cloned().ok_or_else(|| {
+            ApiError::internal("this route names no permission (http::permissions::ROUTES)")
+        })
     }
+}
+
+/// Who presents the request's bearer token: 401 when no authenticator
+/// knows it.
+pub async fn identify(parts: &Parts, app: &App) -> Result<Identity, ApiError> {
+    let token = bearer(parts)?;
+    let now = app.now_ms();
+    for authenticator in &app.authenticators {
+        if let Some(identity) = authenticator.authenticate(&token, now).await? {
+            return Ok(identity);
+        }
+    }
+    Err(ApiError::unauthorized(
+        "the bearer token is not valid (unknown, expired or revoked)",
+    ))
 }

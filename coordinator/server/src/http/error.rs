@@ -68,15 +68,19 @@ impl From<Refusal> for ApiError {
             Refusal::NotYourPractice { .. }
             | Refusal::NotYourJob { .. }
             | Refusal::UnknownAgent(_)
-            | Refusal::Revoked(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            | Refusal::Revoked(_)
+            | Refusal::NotAllowed(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Refusal::UnknownJob(_)
             | Refusal::UnknownCollection(_)
             | Refusal::UnknownRun(_)
             | Refusal::NoSuchAgent(_)
-            | Refusal::UnknownPractice(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
-            Refusal::Conflict { .. } | Refusal::WrongState { .. } | Refusal::AlreadyRevoked(_) => {
-                (StatusCode::CONFLICT, ErrorCode::Conflict)
-            }
+            | Refusal::UnknownPractice(_)
+            | Refusal::NoSuchUser(_)
+            | Refusal::NoSuchUserToken(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Refusal::Conflict { .. }
+            | Refusal::WrongState { .. }
+            | Refusal::AlreadyRevoked(_)
+            | Refusal::Exists(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             Refusal::HashMismatch { .. }
             | Refusal::BadExtract(_)
             | Refusal::WrongExtract(_)

@@ -23,6 +23,9 @@ use std::task::{Context, Poll};
 pub struct ExportQuery {
     #[serde(default)]
     format: Option<String>,
+    /// Only this practice's rows (what a practice's users must ask for).
+    #[serde(default)]
+    practice: Option<String>,
 }
 
 /// One exported row.
@@ -172,13 +175,14 @@ pub async fn export_run(
             )));
         }
     };
+    let only = super::operator::results_scope(&app, &operator, q.practice.as_deref()).await?;
     let summary = db::jobs::run_summary(&app.db, &id).await?;
     db::audit::record(
         &app.db,
         &operator.did(
             "results.export",
             &id,
-            serde_json::json!({ "format": format }),
+            serde_json::json!({ "format": format, "practice": only }),
         ),
         app.now_ms(),
     )
@@ -200,6 +204,7 @@ pub async fn export_run(
             let page = db::jobs::results_page(
                 &db,
                 &summary.run.id,
+                only.as_deref(),
                 cursor.as_deref(),
                 1000,
                 super::operator::PAGE_BYTES,

@@ -11,6 +11,8 @@ pub mod error;
 pub mod export;
 pub mod listener;
 pub mod operator;
+pub mod permissions;
+pub mod users;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -78,6 +80,13 @@ pub fn operator_router(app: Arc<App>) -> Router {
 }
 
 fn finish(routes: Router<Arc<App>>, app: Arc<App>, kind: Listener) -> Router {
+    let routes = match kind {
+        Listener::Agent => routes,
+        Listener::Operator => routes.route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            permissions::authorize,
+        )),
+    };
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -60,6 +60,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/audit", get(list_audit))
         .route("/v1/audit/verify", get(verify_audit))
         .route("/v1/openapi.json", get(openapi))
+        .merge(super::users::routes())
 }
 
 /// The OpenAPI 3.1 document of both listeners, kept in step with the
@@ -82,10 +83,58 @@ pub struct PageQuery {
     /// On `/v1/runs`: only this collection's runs.
     #[serde(default)]
     pub collection: Option<String>,
+    /// On a run's results: only this practice's (what a practice's or a
+    /// region's users must ask for).
+    #[serde(default)]
+    pub practice: Option<String>,
+}
+
+/// The practice a scoped caller may read results of: operators may ask
+/// for one practice or none (all); a practice's or region's users must
+/// name a practice their grants reach. A practice outside their reach is
+/// refused the same whether it exists or not.
+pub async fn results_scope(
+    app: &App,
+    operator: &Operator,
+    practice: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let practice = practice.map(str::to_ascii_uppercase);
+    let reach = operator.reach();
+    if reach.everything {
+        return Ok(practice);
+    }
+    let mine: Vec<String> = reach
+        .practices
+        .iter()
+        .cloned()
+        .chain(
+            reach
+                .regions
+                .iter()
+                .map(|r| format!("the practices of region {r}")),
+        )
+        .collect();
+    let refuse = |what: &str| {
+        ApiError::forbidden(format!(
+            "{} may read results of {} only{what}",
+            operator.actor,
+            mine.join(", ")
+        ))
+    };
+    let Some(code) = practice else {
+        return Err(refuse(": name one with ?practice=CODE"));
+    };
+    match db::practices::get(&app.db, &code).await {
+        Ok(p) if reach.covers(&p.code, &p.region, p.supplier.as_deref()) => Ok(Some(code)),
+        Ok(_) | Err(domain::Refusal::UnknownPractice(_)) => {
+            Err(refuse(&format!(", not of {code}")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl PageQuery {
-    fn limit(&self) -> Result<u32, ApiError> {
+    pub fn limit(&self) -> Result<u32, ApiError> {
         match self.limit {
             None => Ok(DEFAULT_PAGE),
             Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
@@ -96,7 +145,7 @@ impl PageQuery {
     }
 }
 
-fn page_query(
+pub fn page_query(
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<PageQuery, ApiError> {
     q.map(|Query(q)| q)
@@ -291,6 +340,7 @@ async fn run_results(
 ) -> Result<Json<RunResults>, ApiError> {
     let q = page_query(q)?;
     let limit = q.limit()?;
+    let only = results_scope(&app, &operator, q.practice.as_deref()).await?;
     let summary = db::jobs::run_summary(&app.db, &id).await?;
     // The read is on the trail before anything is returned.
     db::audit::record(
@@ -298,13 +348,20 @@ async fn run_results(
         &operator.did(
             "results.read",
             &id,
-            serde_json::json!({ "cursor": q.cursor, "limit": limit }),
+            serde_json::json!({ "cursor": q.cursor, "limit": limit, "practice": only }),
         ),
         app.now_ms(),
     )
     .await?;
-    let (results, next) =
-        db::jobs::results_page(&app.db, &id, q.cursor.as_deref(), limit, PAGE_BYTES).await?;
+    let (results, next) = db::jobs::results_page(
+        &app.db,
+        &id,
+        only.as_deref(),
+        q.cursor.as_deref(),
+        limit,
+        PAGE_BYTES,
+    )
+    .await?;
     Ok(Json(RunResults {
         summary,
         results,
@@ -346,19 +403,27 @@ async fn retry_run(
 
 async fn list_agents(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<AgentInfo>>, ApiError> {
     let q = page_query(q)?;
-    let (items, next) = db::agents::page(&app.db, q.cursor.as_deref(), q.limit()?).await?;
+    let (items, next) =
+        db::agents::page(&app.db, q.cursor.as_deref(), q.limit()?, &operator.reach()).await?;
     Ok(Json(Page { items, next }))
 }
 
 async fn show_agent(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<AgentInfo>, ApiError> {
+    let reach = operator.reach();
+    if !reach.everything && !db::agents::within(&app.db, &id, &reach).await? {
+        return Err(ApiError::forbidden(format!(
+            "{} may see only the agents of their practices, not '{id}'",
+            operator.actor
+        )));
+    }
     Ok(Json(db::agents::get(&app.db, &id).await?))
 }
 
@@ -421,22 +486,30 @@ async fn verify_audit(
 
 async fn list_practices(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<Practice>>, ApiError> {
     let q = page_query(q)?;
-    let (items, next) = db::practices::page(&app.db, q.cursor.as_deref(), q.limit()?).await?;
+    let (items, next) =
+        db::practices::page(&app.db, q.cursor.as_deref(), q.limit()?, &operator.reach()).await?;
     Ok(Json(Page { items, next }))
 }
 
 async fn show_practice(
     State(app): State<Arc<App>>,
-    _operator: Operator,
+    operator: Operator,
     Path(code): Path<String>,
 ) -> Result<Json<Practice>, ApiError> {
-    Ok(Json(
-        db::practices::get(&app.db, &code.to_ascii_uppercase()).await?,
-    ))
+    let code = code.to_ascii_uppercase();
+    let reach = operator.reach();
+    let refused =
+        || ApiError::forbidden(format!("{} may not see practice '{code}'", operator.actor));
+    match db::practices::get(&app.db, &code).await {
+        Ok(p) if reach.covers(&p.code, &p.region, p.supplier.as_deref()) => Ok(Json(p)),
+        Ok(_) => Err(refused()),
+        Err(domain::Refusal::UnknownPractice(_)) if !reach.everything => Err(refused()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// At most this many lines per import request (gpesctl sends batches).
