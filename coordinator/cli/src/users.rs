@@ -1,15 +1,13 @@
 //! `gpesctl user ...` and `gpesctl whoami`: people, their role grants and
 //! their API tokens.
 
+use crate::TIMEOUT;
 use clap::Subcommand;
 use gpes_client::Uplink;
 use gpes_protocol::{
     CreateUserRequest, CreateUserTokenRequest, CreateUserTokenResponse, GrantSpec, Me, User,
     UserToken,
 };
-use std::time::Duration;
-
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {

@@ -219,6 +219,27 @@ pub enum Permission {
     ViewAudit,
 }
 
+impl Permission {
+    /// In words, for refusals: "may not manage users".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::Public => "use an open route",
+            Permission::SignedIn => "sign in",
+            Permission::ManageUsers => "manage users",
+            Permission::ManageRegistry => "change the practices registry",
+            Permission::ManageAgents => "enroll or revoke agents",
+            Permission::ViewAgents => "see agents",
+            Permission::ManageCollections => "make collections",
+            Permission::ViewCollections => "see collections",
+            Permission::OperateRuns => "run, cancel or retry runs",
+            Permission::ViewRuns => "see runs",
+            Permission::ViewResults => "read results",
+            Permission::ViewPractices => "see practices",
+            Permission::ViewAudit => "read the audit trail",
+        }
+    }
+}
+
 /// How far a role reaches for a permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reaches {

@@ -97,8 +97,9 @@ async fn check(app: &App, req: Request) -> Result<Request, ApiError> {
             None => {
                 let held: Vec<String> = identity.grants.iter().map(|g| g.label()).collect();
                 return Err(ApiError::forbidden(format!(
-                    "{} may not do this ({permission:?}); their grants: {}",
+                    "{} may not {}; their grants: {}",
                     identity.actor,
+                    permission.describe(),
                     if held.is_empty() {
                         "none".to_owned()
                     } else {
