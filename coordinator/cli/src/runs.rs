@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use gpes_client::Uplink;
 use gpes_protocol::{
-    Answer, JobCounts, JobStatus, Page, ResultOutput, ResultRow, RunResults, RunSummary,
-    WarningCount,
+    Answer, JobCounts, JobStatus, OutValue, Page, RecordsDownload, ResultOutput, ResultRow,
+    RunResults, RunSummary, WarningCount,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +17,13 @@ use std::time::Duration;
 pub enum RunCommand {
     /// A run's counts and every practice's result.
     Show { id: String },
+    /// One practice's record-level answer (an audited download): CSV, or
+    /// JSON with --json.
+    Records {
+        id: String,
+        #[arg(long)]
+        practice: String,
+    },
     /// Stop handing out the run's waiting jobs; results already stored stay.
     Cancel { id: String },
     /// Hand the run's failed and expired jobs out again.
@@ -56,6 +63,23 @@ pub async fn run(up: &Uplink, json: bool, command: &RunCommand) -> anyhow::Resul
                     let mut stdout = std::io::stdout();
                     up.download(&path, &mut stdout).await?;
                 }
+            }
+        }
+        RunCommand::Records { id, practice } => {
+            let r: RecordsDownload = up
+                .get(
+                    &format!(
+                        "/v1/runs/{}/records?practice={}",
+                        encode(id),
+                        encode(practice)
+                    ),
+                    TIMEOUT,
+                )
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", records_csv(&r));
             }
         }
         RunCommand::Cancel { id } | RunCommand::Retry { id } => {
@@ -148,6 +172,36 @@ async fn wait_for_run(up: &Uplink, collection: &str, timeout: u64) -> anyhow::Re
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// A record-level answer as CSV: a header of column names, a line per
+/// patient (RFC 4180 quoting).
+pub fn records_csv(r: &RecordsDownload) -> String {
+    fn field(text: &str) -> String {
+        if text.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_owned()
+        }
+    }
+    let mut out = String::new();
+    let heads: Vec<String> = r.records.columns.iter().map(|c| field(&c.name)).collect();
+    out.push_str(&heads.join(","));
+    out.push('\n');
+    for row in &r.records.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|v| match v {
+                OutValue::Null => String::new(),
+                OutValue::Bool(b) => b.to_string(),
+                OutValue::Number(n) => n.to_string(),
+                OutValue::Text(t) => field(t),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
 }
 
 /// A one-line progress bar on standard error, drawn only when it is a

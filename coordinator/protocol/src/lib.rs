@@ -673,6 +673,17 @@ pub struct RunResults {
     pub next: Option<String>,
 }
 
+/// `GET /v1/runs/{id}/records?practice=CODE`: one practice's record-level
+/// answer, an audited download for the roles allowed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordsDownload {
+    pub run_id: String,
+    pub practice: String,
+    pub job_id: String,
+    pub extract_hash: ContentHash,
+    pub records: RecordLevelResult,
+}
+
 // ---- errors ----
 
 /// What kind of refusal; stable names a client can branch on.

@@ -480,6 +480,23 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             None,
             roles(OPERATORS),
         ),
+        // Record-level answers: managers, and a practice's B1843 users for
+        // their own practice only (this run gave counts: the allowed are
+        // told so, 409).
+        case(
+            "GET",
+            "/v1/runs/{id}/records",
+            format!("/v1/runs/{run}/records?practice=A81001"),
+            None,
+            plus(MANAGERS, &["B1843"]),
+        ),
+        case(
+            "GET",
+            "/v1/runs/{id}/records",
+            format!("/v1/runs/{run}/records?practice=B82002"),
+            None,
+            roles(MANAGERS),
+        ),
         case(
             "POST",
             "/v1/runs/{id}/cancel",

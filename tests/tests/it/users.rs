@@ -434,3 +434,91 @@ async fn a_practice_user_reads_only_their_practices_results_on_the_trail() {
     assert_eq!(read.grant, "B1843:A81001");
     assert!(read.detail.contains("A81001"), "{}", read.detail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_level_results_are_an_audited_download_for_the_roles_allowed_it() {
+    let coordinator = Coordinator::start().await;
+    let admin = coordinator.operator();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A synthetic practice with a diabetes register, and a small one.
+    let practice = gpes_synth::generate(&gpes_synth::PracticeConfig::new(11, "P81001", 1_000));
+    let folder = dir.path().join("P81001");
+    gpes_synth::write_csv_export(&practice, &folder).expect("written");
+    let data = [
+        ("P81001", folder),
+        ("B82002", gpes_tests::practice_data("B82002")),
+    ];
+    let token = coordinator.token(&["P81001", "B82002"], 600).await;
+    let _agent = start_agent_with(&dir.path().join("agent"), &token.token, &data).await;
+    let mut parameters = std::collections::BTreeMap::new();
+    parameters.insert("PPED".to_string(), "2025-03-31".to_string());
+    let collection: gpes_protocol::Collection = admin
+        .post(
+            "/v1/collections",
+            &gpes_protocol::CreateCollectionRequest {
+                name: "diabetes register, per patient".into(),
+                query: gpes_tests::example_query("dm_reg_patients.yaml"),
+                parameters,
+                schedule: String::new(),
+                practices: vec!["P81001".into(), "B82002".into()],
+                purpose: gpes_protocol::Purpose::DirectCare,
+                data_class: gpes_protocol::DataClass::PatientIdentifiable,
+                deadline_seconds: None,
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("collection");
+    let run = coordinator.run_now(&collection.id).await;
+    let done = coordinator.wait_done(&run.id).await;
+    assert_eq!(done.summary.jobs.done, 2, "{:?}", done.summary);
+    // The results page does not carry records.
+    assert!(done.results.iter().all(|r| r.result.is_none()));
+
+    let records: gpes_protocol::RecordsDownload = admin
+        .get(
+            &format!("/v1/runs/{}/records?practice=P81001", run.id),
+            TIMEOUT,
+        )
+        .await
+        .expect("download");
+    assert_eq!(records.practice, "P81001");
+    assert!(!records.records.rows.is_empty(), "{records:?}");
+    let stored = coordinator.stored(&records.job_id).await.expect("stored");
+    assert_eq!(records.extract_hash.to_string(), stored.2);
+
+    add_user(&admin, "val", Some(("viewer", None))).await;
+    add_user(&admin, "pat", Some(("B1843", Some("P81001")))).await;
+    let val = as_user(&coordinator, &token_for(&admin, "val").await.secret);
+    let pat = as_user(&coordinator, &token_for(&admin, "pat").await.secret);
+    let before = coordinator.snapshot().await;
+    for (who, up, practice) in [("viewer", &val, "P81001"), ("pat", &pat, "B82002")] {
+        let (status, message) = refused(
+            up.get::<Value>(
+                &format!("/v1/runs/{}/records?practice={practice}", run.id),
+                TIMEOUT,
+            )
+            .await
+            .expect_err(who),
+        );
+        assert_eq!(status, 403, "{who}: {message}");
+    }
+    assert_eq!(before, coordinator.snapshot().await);
+    let hers: gpes_protocol::RecordsDownload = pat
+        .get(
+            &format!("/v1/runs/{}/records?practice=p81001", run.id),
+            TIMEOUT,
+        )
+        .await
+        .expect("her practice's records");
+    assert_eq!(hers.records, records.records);
+
+    let trail: Page<AuditEntry> = admin.get("/v1/audit", TIMEOUT).await.expect("audit");
+    let downloads: Vec<(&str, &str)> = trail
+        .items
+        .iter()
+        .filter(|e| e.action == "records.download")
+        .map(|e| (e.actor.as_str(), e.grant.as_str()))
+        .collect();
+    assert_eq!(downloads, [("pat", "B1843:P81001"), ("admin", "admin")]);
+}

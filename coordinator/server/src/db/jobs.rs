@@ -224,6 +224,24 @@ struct ResultLine {
     late: Option<i64>,
 }
 
+/// The stored extract of one practice's job in a run, for the audited
+/// record-level download: (job id, extract
+/// hash, extract), or `None` when nothing is stored for it.
+pub async fn stored_extract(
+    db: &Db,
+    run_id: &str,
+    practice: &str,
+) -> Result<Option<(String, String, String)>, Refusal> {
+    Ok(sqlx::query_as(
+        "SELECT j.id, s.extract_hash, s.extract FROM jobs j JOIN results s ON s.job_id = j.id \
+         WHERE j.run_id = $1 AND j.practice = $2",
+    )
+    .bind(run_id)
+    .bind(practice)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
 /// A page of a run's per-practice lines, in practice order after
 /// `after`, at most `limit` lines and about `max_bytes` of extracts (at
 /// least one line). Record-level answers are not included: they are a
@@ -290,15 +308,6 @@ pub async fn results_page(
         None
     };
     Ok((out, next))
-}
-
-/// The stored extract of a job, for the audited record-level download.
-pub async fn stored_extract(db: &Db, job_id: &str) -> Result<Option<String>, Refusal> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT extract FROM results WHERE job_id = $1")
-        .bind(job_id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|(e,)| e))
 }
 
 #[derive(Debug, sqlx::FromRow)]

@@ -215,6 +215,10 @@ pub enum Permission {
     /// A run's results: all of them for operators, a practice's for its
     /// B1843 users and its region's commissioners.
     ViewResults,
+    /// One practice's record-level answer: operators who run
+    /// collections, and the practice's own B1843 users. Never a viewer or
+    /// a region.
+    DownloadRecords,
     ViewPractices,
     ViewAudit,
 }
@@ -234,6 +238,7 @@ impl Permission {
             Permission::OperateRuns => "run, cancel or retry runs",
             Permission::ViewRuns => "see runs",
             Permission::ViewResults => "read results",
+            Permission::DownloadRecords => "download record-level results",
             Permission::ViewPractices => "see practices",
             Permission::ViewAudit => "read the audit trail",
         }
@@ -257,7 +262,11 @@ fn reaches(role: Role, permission: Permission) -> Reaches {
         (P::Public | P::SignedIn, _) => Everything,
         (_, Role::Admin) => Everything,
         (P::ManageUsers | P::ManageRegistry | P::ManageAgents | P::ViewAudit, _) => Nothing,
-        (P::ManageCollections | P::OperateRuns, Role::CollectionManager) => Everything,
+        (P::ManageCollections | P::OperateRuns | P::DownloadRecords, Role::CollectionManager) => {
+            Everything
+        }
+        (P::DownloadRecords, Role::B1843) => Scope,
+        (P::DownloadRecords, _) => Nothing,
         (P::ManageCollections | P::OperateRuns, _) => Nothing,
         (
             P::ViewAgents | P::ViewCollections | P::ViewRuns | P::ViewResults | P::ViewPractices,

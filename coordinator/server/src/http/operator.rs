@@ -16,8 +16,8 @@ use gpes_pki::EnrollmentToken;
 use gpes_protocol::{
     AgentInfo, AuditEntry, AuditVerification, Collection, CreateCollectionRequest,
     CreateTokenRequest, CreateTokenResponse, EnrollRequest, EnrollResponse, Page, Practice,
-    PracticeImportRequest, PracticeImportResponse, PracticeSetRequest, RevokeResponse, Run,
-    RunResults, RunSummary,
+    PracticeImportRequest, PracticeImportResponse, PracticeSetRequest, RecordsDownload,
+    ResultOutput, RevokeResponse, Run, RunResults, RunSummary,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -46,6 +46,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/runs/{id}", get(show_run))
         .route("/v1/runs/{id}/results", get(run_results))
         .route("/v1/runs/{id}/export", get(super::export::export_run))
+        .route("/v1/runs/{id}/records", get(download_records))
         .route("/v1/runs/{id}/cancel", post(cancel_run))
         .route("/v1/runs/{id}/retry", post(retry_run))
         .route("/v1/agents", get(list_agents))
@@ -366,6 +367,60 @@ async fn run_results(
         summary,
         results,
         next,
+    }))
+}
+
+/// One practice's record-level answer, on the trail before it is sent.
+async fn download_records(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(id): Path<String>,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordsDownload>, ApiError> {
+    let q = page_query(q)?;
+    if q.practice.is_none() && operator.reach().everything {
+        return Err(ApiError::unprocessable(
+            "record-level results are downloaded one practice at a time: add ?practice=CODE",
+        ));
+    }
+    let Some(practice) = results_scope(&app, &operator, q.practice.as_deref()).await? else {
+        return Err(ApiError::unprocessable("name the practice: ?practice=CODE"));
+    };
+    db::jobs::run_summary(&app.db, &id).await?;
+    let Some((job_id, hash, text)) = db::jobs::stored_extract(&app.db, &id, &practice).await?
+    else {
+        return Err(ApiError::not_found(format!(
+            "run '{id}' has no result stored for practice '{practice}'"
+        )));
+    };
+    let extract: gpes_protocol::Extract = serde_json::from_str(&text)
+        .map_err(|e| ApiError::internal(format!("a stored extract does not read: {e}")))?;
+    let ResultOutput::RecordLevel(records) = extract.result.output else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            gpes_protocol::ErrorCode::Conflict,
+            format!("run '{id}' gave counts, not records: read them at /v1/runs/{id}/results"),
+        ));
+    };
+    let extract_hash = hash
+        .parse()
+        .map_err(|_| ApiError::internal("a stored extract hash does not read"))?;
+    db::audit::record(
+        &app.db,
+        &operator.did(
+            "records.download",
+            &id,
+            serde_json::json!({ "practice": practice, "job": job_id, "rows": records.rows.len() }),
+        ),
+        app.now_ms(),
+    )
+    .await?;
+    Ok(Json(RecordsDownload {
+        run_id: id,
+        practice,
+        job_id,
+        extract_hash,
+        records,
     }))
 }
 
