@@ -4,9 +4,9 @@ use crate::{TIMEOUT, all_pages};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use gpes_client::Uplink;
-use gpes_protocol::{Collection, CreateCollectionRequest, DataClass, Purpose, Run};
+use gpes_protocol::{Collection, CreateCollectionRequest, DataClass, Purpose, QueryRef, Run};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum CollectionCommand {
@@ -14,9 +14,18 @@ pub enum CollectionCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// The query document.
+        /// The query document (its code lists folded in; it enters the
+        /// library as a new version, or is found there).
+        #[arg(
+            long,
+            required_unless_present = "query_ref",
+            conflicts_with = "query_ref"
+        )]
+        query: Option<PathBuf>,
+        /// A version of the library instead: ID:VERSION (`gpesctl query
+        /// list`).
         #[arg(long)]
-        query: PathBuf,
+        query_ref: Option<String>,
         /// NAME=VALUE (a date YYYY-MM-DD, or run-date).
         #[arg(long = "param")]
         params: Vec<String>,
@@ -57,6 +66,7 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
         CollectionCommand::Create {
             name,
             query,
+            query_ref,
             params,
             schedule,
             practices,
@@ -71,21 +81,24 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
                 };
                 parameters.insert(k.to_owned(), v.to_owned());
             }
-            let query_text = std::fs::read_to_string(query)
-                .with_context(|| format!("reading {}", query.display()))?;
-            // Code lists named by file are written into the text:
-            // the coordinator and agents see the whole query.
-            let dir = query.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let lists =
-                move |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
-            let query_text = gpes_query::fold(&query.display().to_string(), &query_text, &lists)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (query_text, query_ref) = match (query, query_ref) {
+                (Some(file), _) => (crate::query::read_folded(file)?, None),
+                (None, Some(r)) => {
+                    let (id, version) = r
+                        .rsplit_once(':')
+                        .and_then(|(id, v)| Some((id.to_owned(), v.parse::<u32>().ok()?)))
+                        .with_context(|| format!("--query-ref takes ID:VERSION, not '{r}'"))?;
+                    (String::new(), Some(QueryRef { id, version }))
+                }
+                (None, None) => bail!("give --query FILE or --query-ref ID:VERSION"),
+            };
             let c: Collection = up
                 .post(
                     "/v1/collections",
                     &CreateCollectionRequest {
                         name: name.clone(),
                         query: query_text,
+                        query_ref,
                         parameters,
                         schedule: schedule.clone(),
                         practices: practices.clone(),
@@ -109,9 +122,11 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
             } else {
                 for c in cs {
                     println!(
-                        "{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}:{}\t{}\t{}",
                         c.id,
                         c.name,
+                        c.query_ref.id,
+                        c.query_ref.version,
                         c.schedule,
                         c.practices.join(",")
                     );

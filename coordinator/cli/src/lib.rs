@@ -125,7 +125,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// command, and says how it ended in the exit code.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    if let Command::Query { command } = &args.command {
+    if let Command::Query { command } = &args.command
+        && !command.online()
+    {
         return query::run(command);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -155,8 +157,8 @@ pub fn main() -> ExitCode {
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let json = args.json;
     match &args.command {
-        Command::Query { .. } => {
-            anyhow::bail!("query commands are handled without the coordinator")
+        Command::Query { command } => {
+            query::run_online(&connect::uplink(args)?, json, command).await
         }
         Command::Token { command } => tokens::run(&connect::uplink(args)?, json, command).await,
         Command::Collection { command } => {

@@ -401,6 +401,47 @@ pub struct Me {
     pub grants: Vec<GrantSpec>,
 }
 
+/// `POST /v1/queries`: a query document for the library, with every code
+/// list it names folded in (gpesctl folds them before sending).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushQueryRequest {
+    pub source: String,
+}
+
+/// A version of a query in the library: immutable once pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryVersion {
+    /// The query's own `id`.
+    pub id: String,
+    /// 1, 2, ...: a push of a different text makes the next.
+    pub version: u32,
+    pub title: String,
+    /// The hash of the canonical query: what agents check and extracts name.
+    pub hash: ContentHash,
+    pub pushed_ms: u64,
+    pub pushed_by: String,
+    /// The text as pushed; absent in lists.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// The answer to a push: the version, and whether this push made it (a
+/// text already in the library gives back its version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushQueryResponse {
+    pub query: QueryVersion,
+    pub created: bool,
+}
+
+/// A collection's query, named in the library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRef {
+    pub id: String,
+    pub version: u32,
+}
+
 /// `POST /v1/failures`: an extraction that did not give an extract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -537,8 +578,14 @@ pub struct CreateTokenResponse {
 #[serde(deny_unknown_fields)]
 pub struct CreateCollectionRequest {
     pub name: String,
-    /// The query document, as text.
+    /// The query document, as text (it is pushed into the library, or
+    /// found there when the same text is already); empty when `query_ref`
+    /// names a version of the library.
+    #[serde(default)]
     pub query: String,
+    /// A version of the library, instead of `query`.
+    #[serde(default)]
+    pub query_ref: Option<QueryRef>,
     /// Fixed values, or `run-date` for the London date the run fired.
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
@@ -561,6 +608,8 @@ pub struct Collection {
     pub id: String,
     pub name: String,
     pub query: QuerySpec,
+    /// The library version the query is.
+    pub query_ref: QueryRef,
     pub parameters: BTreeMap<String, String>,
     pub schedule: String,
     pub practices: Vec<String>,

@@ -214,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
             &CreateCollectionRequest {
                 name: "bench".into(),
                 query: gpes_tests::registered_count_query(),
+                query_ref: None,
                 parameters,
                 schedule: String::new(),
                 practices: vec![PRACTICE.into()],

@@ -372,6 +372,7 @@ async fn bench(agents: usize, postgres: Option<String>) -> anyhow::Result<()> {
             &CreateCollectionRequest {
                 name: "national fan-out".into(),
                 query: gpes_tests::registered_count_query(),
+                query_ref: None,
                 parameters,
                 schedule: String::new(),
                 practices: codes.clone(),

@@ -205,6 +205,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
             &CreateCollectionRequest {
                 name: "durability".into(),
                 query: gpes_tests::registered_count_query(),
+                query_ref: None,
                 parameters,
                 schedule: String::new(),
                 practices: vec!["A81001".into()],

@@ -9,6 +9,7 @@ mod hardening;
 mod independent;
 mod openapi;
 mod permissions;
+mod queries;
 mod refusals;
 mod registry;
 mod runs;

@@ -408,6 +408,28 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             roles(MANAGERS),
         ),
         case(
+            "POST",
+            "/v1/queries",
+            "/v1/queries",
+            Some(json!({ "source": gpes_tests::registered_count_query() })),
+            roles(MANAGERS),
+        ),
+        case("GET", "/v1/queries", "/v1/queries", None, roles(OPERATORS)),
+        case(
+            "GET",
+            "/v1/queries/{id}",
+            "/v1/queries/registered",
+            None,
+            roles(OPERATORS),
+        ),
+        case(
+            "GET",
+            "/v1/queries/{id}/{version}",
+            "/v1/queries/registered/1",
+            None,
+            roles(OPERATORS),
+        ),
+        case(
             "GET",
             "/v1/collections",
             "/v1/collections",

@@ -58,6 +58,7 @@ async fn collection(
     let request = CreateCollectionRequest {
         name: "test".into(),
         query: gpes_tests::example_query("registered.yaml"),
+        query_ref: None,
         parameters: parameters
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -68,7 +69,8 @@ async fn collection(
         data_class: DataClass::Aggregate,
         deadline_seconds: None,
     };
-    let checked = validate(request, "2026-01-01", 72 * 3600).expect("valid");
+    let query = gpes_coordinator::domain::queries::check(&request.query).expect("query");
+    let checked = validate(request, query, "2026-01-01", 72 * 3600).expect("valid");
     let who = db::audit::Entry {
         actor: "admin",
         grant: "admin",

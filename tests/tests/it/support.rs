@@ -150,6 +150,7 @@ impl Coordinator {
                 &CreateCollectionRequest {
                     name: "registered patients".into(),
                     query: query.to_owned(),
+                    query_ref: None,
                     parameters,
                     schedule: schedule.into(),
                     practices: practices.iter().map(|p| p.to_string()).collect(),
@@ -410,7 +411,7 @@ pub fn declared(source: &str) -> BTreeSet<(String, String)> {
 pub fn routed(listener: &str) -> BTreeSet<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coordinator/server/src/http");
     let files: &[&str] = match listener {
-        "operator" => &["operator.rs", "users.rs"],
+        "operator" => &["operator.rs", "users.rs", "queries.rs"],
         "agent" => &["agent.rs"],
         other => panic!("no listener '{other}'"),
     };

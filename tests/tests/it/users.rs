@@ -458,6 +458,7 @@ async fn record_level_results_are_an_audited_download_for_the_roles_allowed_it()
             &gpes_protocol::CreateCollectionRequest {
                 name: "diabetes register, per patient".into(),
                 query: gpes_tests::example_query("dm_reg_patients.yaml"),
+                query_ref: None,
                 parameters,
                 schedule: String::new(),
                 practices: vec!["P81001".into(), "B82002".into()],

@@ -4,7 +4,7 @@ use super::{Db, to_i64, to_u64};
 use crate::domain::Refusal;
 use crate::domain::collections::NewCollection;
 use gpes_canon::ContentHash;
-use gpes_protocol::{Collection, DataClass, Purpose, QuerySpec};
+use gpes_protocol::{Collection, DataClass, Purpose, QueryRef, QuerySpec};
 use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -20,10 +20,12 @@ struct CollectionRow {
     data_class: String,
     deadline_seconds: i64,
     created_ms: i64,
+    query_id: String,
+    query_version: i64,
 }
 
 const COLUMNS: &str = "id, name, query_canonical, query_hash, query_source, parameters, schedule, \
-                       purpose, data_class, deadline_seconds, created_ms";
+                       purpose, data_class, deadline_seconds, created_ms, query_id, query_version";
 
 fn enum_text<T: serde::Serialize>(v: &T) -> Result<String, Refusal> {
     match serde_json::to_value(v).map_err(|e| Refusal::Store(e.to_string()))? {
@@ -51,6 +53,12 @@ impl CollectionRow {
                 hash,
                 source: self.query_source,
             },
+            query_ref: QueryRef {
+                id: self.query_id,
+                version: u32::try_from(self.query_version).map_err(|_| {
+                    Refusal::Store(format!("query version {} stored", self.query_version))
+                })?,
+            },
             parameters: serde_json::from_str(&self.parameters)
                 .map_err(|e| Refusal::Store(e.to_string()))?,
             schedule: self.schedule,
@@ -71,21 +79,26 @@ pub async fn create(
     who: &super::audit::Entry<'_>,
 ) -> Result<Collection, Refusal> {
     let mut tx = db.write().await?;
+    // The query enters the library in the same transaction (or is found
+    // there), so every collection names a version.
+    let (version, _) = super::queries::push_in(&mut tx, db, &c.query, now_ms, who, true).await?;
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO collections ({COLUMNS}, output_shape) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     )))
     .bind(id)
     .bind(&c.name)
-    .bind(&c.query.canonical)
-    .bind(c.query.hash.to_string())
-    .bind(&c.query.source)
+    .bind(&c.query.spec.canonical)
+    .bind(c.query.spec.hash.to_string())
+    .bind(&c.query.spec.source)
     .bind(serde_json::to_string(&c.parameters).map_err(|e| Refusal::Store(e.to_string()))?)
     .bind(&c.schedule)
     .bind(enum_text(&c.purpose)?)
     .bind(enum_text(&c.data_class)?)
     .bind(to_i64(c.deadline_seconds))
     .bind(to_i64(now_ms))
+    .bind(&version.id)
+    .bind(i64::from(version.version))
     .bind(c.output_shape)
     .execute(&mut *tx)
     .await?;

@@ -399,6 +399,26 @@ pub struct LeaseRequest<'a> {
 pub async fn lease(db: &Db, request: &LeaseRequest<'_>) -> Result<Vec<Job>, Refusal> {
     let now = to_i64(request.now_ms);
     let until = to_i64(request.now_ms.saturating_add(request.lease_ms));
+    // Most polls find nothing: a read says so without queueing for the
+    // write lock (on SQLite every write transaction takes it), which
+    // matters when a new run wakes every waiting long-poll at once.
+    if request.held.is_empty() {
+        let any: Option<(String,)> = sqlx::query_as(
+            "SELECT j.id FROM jobs j \
+             WHERE j.practice IN (SELECT practice FROM agent_practices WHERE agent_id = $1) \
+             AND j.state IN ('pending', 'leased') AND j.deadline_ms > $2 \
+             AND ((j.state = 'pending' AND j.not_before_ms <= $2) \
+                  OR (j.state = 'leased' AND (j.lease_until_ms <= $2 OR j.agent_id = $1))) \
+             LIMIT 1",
+        )
+        .bind(request.agent_id)
+        .bind(now)
+        .fetch_optional(db.pool())
+        .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+    }
     let mut tx = db.write().await?;
     for held in request.held {
         sqlx::query(

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod collections;
 pub mod jobs;
 pub mod practices;
+pub mod queries;
 pub mod refusals;
 pub mod scheduler;
 pub mod users;

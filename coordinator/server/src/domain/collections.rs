@@ -1,9 +1,9 @@
 //! What makes a collection valid, and how its parameters resolve when a
 //! run fires.
 
+use super::queries::CheckedQuery;
 use super::{Refusal, check_practice_code};
-use gpes_canon::ContentHash;
-use gpes_protocol::{CreateCollectionRequest, DataClass, QuerySpec};
+use gpes_protocol::{CreateCollectionRequest, DataClass};
 use gpes_schedule::Schedule;
 use std::collections::BTreeMap;
 
@@ -15,7 +15,8 @@ pub const MAX_DEADLINE_SECONDS: u64 = 366 * 24 * 3600;
 #[derive(Debug, Clone)]
 pub struct NewCollection {
     pub name: String,
-    pub query: QuerySpec,
+    /// The query, checked; the library version it is, once stored.
+    pub query: CheckedQuery,
     /// `aggregate` or `record-level`.
     pub output_shape: &'static str,
     pub parameters: BTreeMap<String, String>,
@@ -50,17 +51,17 @@ pub fn resolve_parameters(
 /// duplicates), and the deadline is sensible.
 pub fn validate(
     request: CreateCollectionRequest,
+    query: CheckedQuery,
     today: &str,
     default_deadline_seconds: u64,
 ) -> Result<NewCollection, Refusal> {
     if request.name.trim().is_empty() {
         return Err(Refusal::Invalid("a collection needs a name".into()));
     }
-    let spec = gpes_query::parse("query", &request.query)
-        .map_err(|e| Refusal::Invalid(format!("the query is not valid:\n{e}")))?;
+    let spec = &query.parsed;
     spec.bind("CHECK", &resolve_parameters(&request.parameters, today))
         .map_err(|e| Refusal::Invalid(format!("the parameters do not fit the query: {e}")))?;
-    check_output_class(&spec, request.data_class)?;
+    check_output_class(spec, request.data_class)?;
     let schedule = request.schedule.trim().to_owned();
     if !schedule.is_empty() {
         Schedule::parse(&schedule)
@@ -88,20 +89,13 @@ pub fn validate(
             "a run's deadline must be between {MIN_DEADLINE_SECONDS} seconds and 366 days after it fires, not {deadline_seconds} seconds"
         )));
     }
-    let canonical = spec
-        .canonical_json()
-        .map_err(|e| Refusal::Invalid(e.to_string()))?;
     let output_shape = match spec.output {
         gpes_query::Output::Aggregate { .. } => "aggregate",
         gpes_query::Output::RecordLevel { .. } => "record-level",
     };
     Ok(NewCollection {
         name: request.name.trim().to_owned(),
-        query: QuerySpec {
-            hash: ContentHash::of_bytes(canonical.as_bytes()),
-            canonical,
-            source: request.query,
-        },
+        query,
         output_shape,
         parameters: request.parameters,
         schedule,

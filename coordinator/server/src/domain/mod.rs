@@ -6,6 +6,7 @@
 pub mod collections;
 pub mod grants;
 pub mod jobs;
+pub mod queries;
 pub mod refusal;
 
 pub use refusal::Refusal;

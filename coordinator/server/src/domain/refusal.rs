@@ -56,6 +56,8 @@ pub enum Refusal {
     },
     #[error("collection '{0}' does not exist")]
     UnknownCollection(String),
+    #[error("query {0} is not in the library")]
+    NoSuchQuery(String),
     #[error("user '{0}' does not exist")]
     NoSuchUser(String),
     #[error("token '{0}' does not exist")]

@@ -76,6 +76,7 @@ impl From<Refusal> for ApiError {
             | Refusal::NoSuchAgent(_)
             | Refusal::UnknownPractice(_)
             | Refusal::NoSuchUser(_)
+            | Refusal::NoSuchQuery(_)
             | Refusal::NoSuchUserToken(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Refusal::Conflict { .. }
             | Refusal::WrongState { .. }

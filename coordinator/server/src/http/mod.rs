@@ -12,6 +12,7 @@ pub mod export;
 pub mod listener;
 pub mod operator;
 pub mod permissions;
+pub mod queries;
 pub mod users;
 
 use crate::config::Config;

@@ -62,6 +62,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/audit/verify", get(verify_audit))
         .route("/v1/openapi.json", get(openapi))
         .merge(super::users::routes())
+        .merge(super::queries::routes())
 }
 
 /// The OpenAPI 3.1 document of both listeners, kept in step with the
@@ -248,9 +249,24 @@ async fn create_collection(
     operator: Operator,
     JsonBody(request): JsonBody<CreateCollectionRequest, OPERATOR_LIMIT>,
 ) -> Result<(StatusCode, Json<Collection>), ApiError> {
+    let query = match (&request.query_ref, request.query.trim().is_empty()) {
+        (Some(_), false) => {
+            return Err(ApiError::unprocessable(
+                "give the query's text or a version of the library (query_ref), not both",
+            ));
+        }
+        (None, true) => {
+            return Err(ApiError::unprocessable(
+                "a collection needs a query: its text, or a version of the library (query_ref)",
+            ));
+        }
+        (Some(r), true) => domain::queries::check(&db::queries::spec(&app.db, r).await?.source)?,
+        (None, false) => domain::queries::check(&request.query)?,
+    };
     let today = scheduler::london_date(app.clock.now());
     let checked = domain::collections::validate(
         request,
+        query,
         &today,
         app.config.run_deadline_hours.saturating_mul(3600),
     )?;
