@@ -197,6 +197,7 @@ async fn an_invalid_cron_expression_is_refused_naming_the_field() {
         ("61 * * * *", "minute"),
         ("0 9 * * 8", "day-of-week"),
         ("0 9 * *", "five"),
+        ("0 6 31 2 *", "never fires"),
     ] {
         let err = coordinator
             .create_collection(&["A81001"], expr)

@@ -64,8 +64,17 @@ pub fn validate(
     check_output_class(spec, request.data_class)?;
     let schedule = request.schedule.trim().to_owned();
     if !schedule.is_empty() {
-        Schedule::parse(&schedule)
+        let parsed = Schedule::parse(&schedule)
             .map_err(|e| Refusal::Invalid(format!("the schedule is not valid: {e}")))?;
+        let from = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d")
+            .map_err(|e| Refusal::Store(format!("today '{today}' is not a date: {e}")))?
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc());
+        if from.and_then(|t| parsed.next_after(t)).is_none() {
+            return Err(Refusal::Invalid(format!(
+                "the schedule '{schedule}' never fires (no such date in 400 years): check its day and month"
+            )));
+        }
     }
     if request.practices.is_empty() {
         return Err(Refusal::Invalid(
