@@ -102,6 +102,7 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
                         parameters,
                         schedule: schedule.clone(),
                         practices: practices.clone(),
+                        targeting: Default::default(),
                         purpose: *purpose,
                         data_class: *data_class,
                         deadline_seconds: deadline_hours.map(|h| h.saturating_mul(3600)),

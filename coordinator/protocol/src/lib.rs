@@ -434,6 +434,30 @@ pub struct PushQueryResponse {
     pub created: bool,
 }
 
+/// Which practices a collection reaches beyond its explicit list,
+/// resolved from the registry each time a run fires: every active
+/// practice (not a test practice) that is in one of the regions, or has
+/// one of the suppliers, or all of them; less the exclusions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targeting {
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub suppliers: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl Targeting {
+    /// Whether it reaches anything beyond an explicit list.
+    pub fn reaches_beyond_list(&self) -> bool {
+        self.all || !self.regions.is_empty() || !self.suppliers.is_empty()
+    }
+}
+
 /// A collection's query, named in the library.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -593,7 +617,13 @@ pub struct CreateCollectionRequest {
     /// collection run only by hand.
     #[serde(default)]
     pub schedule: String,
+    /// Practices named one by one (a merged practice's successor takes
+    /// its place when a run fires).
+    #[serde(default)]
     pub practices: Vec<String>,
+    /// Practices by region, supplier or all, less exclusions.
+    #[serde(default)]
+    pub targeting: Targeting,
     pub purpose: Purpose,
     pub data_class: DataClass,
     /// How long after it fires a run takes uploads before its waiting
@@ -613,6 +643,8 @@ pub struct Collection {
     pub parameters: BTreeMap<String, String>,
     pub schedule: String,
     pub practices: Vec<String>,
+    #[serde(default)]
+    pub targeting: Targeting,
     pub purpose: Purpose,
     pub data_class: DataClass,
     pub deadline_seconds: u64,

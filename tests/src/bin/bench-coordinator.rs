@@ -218,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
                 parameters,
                 schedule: String::new(),
                 practices: vec![PRACTICE.into()],
+                targeting: Default::default(),
                 purpose: Purpose::Planning,
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,

@@ -376,6 +376,7 @@ async fn bench(agents: usize, postgres: Option<String>) -> anyhow::Result<()> {
                 parameters,
                 schedule: String::new(),
                 practices: codes.clone(),
+                targeting: Default::default(),
                 purpose: Purpose::Planning,
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,

@@ -209,6 +209,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
                 parameters,
                 schedule: String::new(),
                 practices: vec!["A81001".into()],
+                targeting: Default::default(),
                 purpose: Purpose::Payment,
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,

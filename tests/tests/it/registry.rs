@@ -276,3 +276,165 @@ async fn only_active_practices_of_the_registry_get_collections_tokens_and_jobs()
         .collect();
     assert_eq!(practices, ["A81001"]);
 }
+
+/// The practices a run made jobs for.
+async fn practices_of_run(coordinator: &Coordinator, collection: &str) -> Vec<String> {
+    let run = coordinator.run_now(collection).await;
+    let results = run_results(&coordinator.operator(), &run.id)
+        .await
+        .expect("results");
+    results.results.into_iter().map(|r| r.practice).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targeting_resolves_from_the_registry_each_time_a_run_fires() {
+    let coordinator = Coordinator::start().await;
+    let admin = coordinator.operator();
+    // The test registry is all region 15N; two more practices, one in
+    // another region, one a test practice of 15N.
+    let mut other = record("M85001", "Elsewhere", PracticeStatus::Active, None);
+    other.region = "99X".into();
+    import(
+        &coordinator,
+        vec![
+            other,
+            record("M85003", "Test surgery", PracticeStatus::Active, None),
+        ],
+        vec![],
+    )
+    .await
+    .expect("import");
+    for (code, set) in [
+        (
+            "M85003",
+            PracticeSetRequest {
+                test: Some(true),
+                ..Default::default()
+            },
+        ),
+        (
+            "B82002",
+            PracticeSetRequest {
+                supplier: Some("Acme".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "M85001",
+            PracticeSetRequest {
+                supplier: Some("Acme".into()),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let _: Practice = admin
+            .post(&format!("/v1/practices/{code}"), &set, TIMEOUT)
+            .await
+            .expect("set");
+    }
+    let create = |targeting: serde_json::Value, practices: Vec<&'static str>| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .post::<_, gpes_protocol::Collection>(
+                    "/v1/collections",
+                    &serde_json::json!({
+                        "name": "targeted",
+                        "query": gpes_tests::registered_count_query(),
+                        "parameters": { "PPED": "2025-03-31" },
+                        "practices": practices,
+                        "targeting": targeting,
+                        "purpose": "planning",
+                        "data_class": "aggregate",
+                    }),
+                    TIMEOUT,
+                )
+                .await
+        }
+    };
+    // A region less one practice: the test practice is left out.
+    let region = create(
+        serde_json::json!({ "regions": ["15n"], "exclude": ["C83003"] }),
+        vec![],
+    )
+    .await
+    .expect("by region");
+    assert_eq!(region.targeting.regions, ["15N"]);
+    assert_eq!(
+        practices_of_run(&coordinator, &region.id).await,
+        ["A81001", "B82002", "D84004", "E85005", "P81001", "P81002"]
+    );
+    // A supplier across regions, plus one named practice.
+    let supplier = create(serde_json::json!({ "suppliers": ["Acme"] }), vec!["A81001"])
+        .await
+        .expect("by supplier");
+    assert_eq!(
+        practices_of_run(&coordinator, &supplier.id).await,
+        ["A81001", "B82002", "M85001"]
+    );
+    // All, read afresh at each run: a practice that closes drops out, and
+    // a named practice that merged is replaced by its successor.
+    let all = create(
+        serde_json::json!({ "all": true, "exclude": ["M85001"] }),
+        vec![],
+    )
+    .await
+    .expect("all");
+    let named = create(serde_json::json!({}), vec!["E85005"])
+        .await
+        .expect("named");
+    import(
+        &coordinator,
+        vec![record(
+            "E85005",
+            "Test practice E85005",
+            PracticeStatus::Closed,
+            Some("2026-06-30"),
+        )],
+        vec![SuccessorRecord {
+            code: "E85005".into(),
+            successor: "D84004".into(),
+        }],
+    )
+    .await
+    .expect("close E85005");
+    assert_eq!(
+        practices_of_run(&coordinator, &all.id).await,
+        ["A81001", "B82002", "C83003", "D84004", "P81001", "P81002"]
+    );
+    assert_eq!(practices_of_run(&coordinator, &named.id).await, ["D84004"]);
+
+    // What the registry does not hold is refused, and nothing changes.
+    let before = coordinator.snapshot().await;
+    for (targeting, words) in [
+        (
+            serde_json::json!({ "regions": ["00Z"] }),
+            "'00Z' is not a region",
+        ),
+        (
+            serde_json::json!({ "suppliers": ["Nobody"] }),
+            "'Nobody' is not a supplier",
+        ),
+        (
+            serde_json::json!({ "all": true, "exclude": ["Q12345"] }),
+            "'Q12345' is not a practice",
+        ),
+        (
+            serde_json::json!({ "regions": ["15N", "15n"] }),
+            "named twice",
+        ),
+        (serde_json::json!({ "regions": ["1"] }), "is not a region"),
+        (serde_json::json!({}), "needs practices"),
+        (serde_json::json!({ "region": ["15N"] }), "unknown field"),
+    ] {
+        let err = create(targeting.clone(), vec![])
+            .await
+            .expect_err("refused");
+        let message = err.to_string();
+        assert!(
+            message.contains("422") && message.contains(words),
+            "{targeting}: {message}"
+        );
+    }
+    assert_eq!(coordinator.snapshot().await, before);
+}

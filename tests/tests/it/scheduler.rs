@@ -65,6 +65,7 @@ async fn collection(
             .collect(),
         schedule: schedule.into(),
         practices: vec!["A81001".into(), "B82002".into()],
+        targeting: Default::default(),
         purpose: Purpose::Payment,
         data_class: DataClass::Aggregate,
         deadline_seconds: None,

@@ -154,6 +154,7 @@ impl Coordinator {
                     parameters,
                     schedule: schedule.into(),
                     practices: practices.iter().map(|p| p.to_string()).collect(),
+                    targeting: Default::default(),
                     purpose: Purpose::Planning,
                     data_class: DataClass::Aggregate,
                     deadline_seconds: None,

@@ -462,6 +462,7 @@ async fn record_level_results_are_an_audited_download_for_the_roles_allowed_it()
                 parameters,
                 schedule: String::new(),
                 practices: vec!["P81001".into(), "B82002".into()],
+                targeting: Default::default(),
                 purpose: gpes_protocol::Purpose::DirectCare,
                 data_class: gpes_protocol::DataClass::PatientIdentifiable,
                 deadline_seconds: None,

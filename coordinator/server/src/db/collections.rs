@@ -4,7 +4,7 @@ use super::{Db, to_i64, to_u64};
 use crate::domain::Refusal;
 use crate::domain::collections::NewCollection;
 use gpes_canon::ContentHash;
-use gpes_protocol::{Collection, DataClass, Purpose, QueryRef, QuerySpec};
+use gpes_protocol::{Collection, DataClass, Purpose, QueryRef, QuerySpec, Targeting};
 use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -40,7 +40,10 @@ fn text_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, Refusal> {
 }
 
 impl CollectionRow {
-    fn into_collection(self, practices: Vec<String>) -> Result<Collection, Refusal> {
+    fn into_collection(
+        self,
+        (practices, targeting): (Vec<String>, Targeting),
+    ) -> Result<Collection, Refusal> {
         let hash: ContentHash = self
             .query_hash
             .parse()
@@ -63,6 +66,7 @@ impl CollectionRow {
                 .map_err(|e| Refusal::Store(e.to_string()))?,
             schedule: self.schedule,
             practices,
+            targeting,
             purpose: text_enum::<Purpose>(&self.purpose)?,
             data_class: text_enum::<DataClass>(&self.data_class)?,
             deadline_seconds: to_u64(self.deadline_seconds),
@@ -109,6 +113,23 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
     }
+    let t = &c.targeting;
+    let all = t.all.then(|| ("all", String::new()));
+    let targets = all
+        .into_iter()
+        .chain(t.regions.iter().map(|r| ("region", r.clone())))
+        .chain(t.suppliers.iter().map(|s| ("supplier", s.clone())))
+        .chain(t.exclude.iter().map(|p| ("exclude", p.clone())));
+    for (kind, value) in targets {
+        sqlx::query(
+            "INSERT INTO collection_targets (collection_id, kind, value) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    }
     super::audit::append(&mut tx, db, who, now_ms).await?;
     tx.commit().await?;
     get(db, id).await
@@ -126,14 +147,31 @@ pub async fn get(db: &Db, id: &str) -> Result<Collection, Refusal> {
     row.into_collection(practices)
 }
 
-async fn practices(db: &Db, id: &str) -> Result<Vec<String>, Refusal> {
+/// A collection's explicit practices and its targeting.
+async fn practices(db: &Db, id: &str) -> Result<(Vec<String>, Targeting), Refusal> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT practice FROM collection_practices WHERE collection_id = $1 ORDER BY practice",
     )
     .bind(id)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().map(|(p,)| p).collect())
+    let targets: Vec<(String, String)> = sqlx::query_as(
+        "SELECT kind, value FROM collection_targets WHERE collection_id = $1 ORDER BY kind, value",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut t = Targeting::default();
+    for (kind, value) in targets {
+        match kind.as_str() {
+            "all" => t.all = true,
+            "region" => t.regions.push(value),
+            "supplier" => t.suppliers.push(value),
+            "exclude" => t.exclude.push(value),
+            other => return Err(Refusal::Store(format!("unknown target kind '{other}'"))),
+        }
+    }
+    Ok((rows.into_iter().map(|(p,)| p).collect(), t))
 }
 
 /// One page of collections in id order, after `after`.

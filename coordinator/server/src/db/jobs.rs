@@ -46,18 +46,18 @@ pub async fn fire(
     .await?;
     let created = inserted.rows_affected() == 1;
     if created {
-        for practice in &collection.practices {
-            // Jobs only for practices active in the registry now (one may
-            // have closed since the collection was made).
-            let active: Option<(String,)> =
-                sqlx::query_as("SELECT code FROM practices WHERE code = $1 AND status = 'active'")
-                    .bind(practice)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if active.is_none() {
-                tracing::warn!(%practice, run = %run_id, "no job: the practice is not active in the registry");
-                continue;
-            }
+        // The practices now: closed ones drop out, merged ones go to their
+        // successor, targeted regions and suppliers are read afresh.
+        let (practices, notes) = super::practices::resolve_targets(
+            &mut tx,
+            &collection.practices,
+            &collection.targeting,
+        )
+        .await?;
+        for note in &notes {
+            tracing::warn!(run = %run_id, "{note}");
+        }
+        for practice in &practices {
             sqlx::query(
                 "INSERT INTO jobs (id, run_id, practice, state, not_before_ms, deadline_ms, \
                  attempts, updated_ms) VALUES ($1, $2, $3, 'pending', 0, $4, 0, $5)",

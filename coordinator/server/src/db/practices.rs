@@ -321,6 +321,106 @@ pub async fn set(
     Ok(practice)
 }
 
+/// A collection's targeting must name what the registry holds: regions
+/// and suppliers of some practice, excluded practices of the registry.
+pub async fn check_targeting(db: &Db, t: &gpes_protocol::Targeting) -> Result<(), Refusal> {
+    let mut problems = Vec::new();
+    for (values, sql, what) in [
+        (
+            &t.regions,
+            "SELECT code FROM practices WHERE region = $1 LIMIT 1",
+            "region: no practice of the registry has that commissioner",
+        ),
+        (
+            &t.suppliers,
+            "SELECT code FROM practices WHERE supplier = $1 LIMIT 1",
+            "supplier: no practice of the registry has it (gpesctl practice set)",
+        ),
+        (
+            &t.exclude,
+            "SELECT code FROM practices WHERE code = $1",
+            "practice of the registry, so it cannot be excluded",
+        ),
+    ] {
+        for v in values {
+            let found: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(v)
+                .fetch_optional(db.pool())
+                .await?;
+            if found.is_none() {
+                problems.push(format!("'{v}' is not a {what}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::Invalid(problems.join("; ")))
+    }
+}
+
+/// The practices a run of a collection makes jobs for, from the registry
+/// as it is now: each explicit practice that is active, or its active
+/// successor when it merged; every active practice (not a test one) of the
+/// targeted regions and suppliers, or all; less the exclusions. With the
+/// reasons practices were left out or replaced, for the log.
+pub async fn resolve_targets(
+    tx: &mut Transaction<'static, Any>,
+    explicit: &[String],
+    t: &gpes_protocol::Targeting,
+) -> Result<(std::collections::BTreeSet<String>, Vec<String>), Refusal> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut notes = Vec::new();
+    for code in explicit {
+        let Some(p) = find(tx, code).await? else {
+            notes.push(format!("{code}: no longer in the registry"));
+            continue;
+        };
+        if p.status == PracticeStatus::Active {
+            out.insert(p.code);
+            continue;
+        }
+        match p.successor {
+            Some(s) => match find(tx, &s).await? {
+                Some(n) if n.status == PracticeStatus::Active => {
+                    notes.push(format!(
+                        "{code}: {}, its successor {s} takes its place",
+                        p.status.as_str()
+                    ));
+                    out.insert(s);
+                }
+                _ => notes.push(format!(
+                    "{code}: {}, and its successor {s} is not active",
+                    p.status.as_str()
+                )),
+            },
+            None => notes.push(format!("{code}: {}", p.status.as_str())),
+        }
+    }
+    if t.reaches_beyond_list() {
+        let reach = Reach {
+            everything: t.all,
+            practices: Default::default(),
+            regions: t.regions.iter().cloned().collect(),
+            suppliers: t.suppliers.iter().cloned().collect(),
+        };
+        let (condition, binds) = within(&reach, "p", 1);
+        let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(format!(
+            "SELECT code FROM practices p WHERE status = 'active' AND test = 0 AND {condition}"
+        )));
+        for b in binds {
+            query = query.bind(b);
+        }
+        for (code,) in query.fetch_all(&mut **tx).await? {
+            out.insert(code);
+        }
+    }
+    for code in &t.exclude {
+        out.remove(code);
+    }
+    Ok((out, notes))
+}
+
 /// Every practice named must be in the registry and active: what a
 /// collection or an enrollment token may name.
 pub async fn check_active(db: &Db, codes: &[String]) -> Result<(), Refusal> {

@@ -3,7 +3,7 @@
 
 use super::queries::CheckedQuery;
 use super::{Refusal, check_practice_code};
-use gpes_protocol::{CreateCollectionRequest, DataClass};
+use gpes_protocol::{CreateCollectionRequest, DataClass, Targeting};
 use gpes_schedule::Schedule;
 use std::collections::BTreeMap;
 
@@ -22,6 +22,8 @@ pub struct NewCollection {
     pub parameters: BTreeMap<String, String>,
     pub schedule: String,
     pub practices: Vec<String>,
+    /// Regions (upper case), suppliers, all, exclusions (upper case).
+    pub targeting: Targeting,
     pub purpose: gpes_protocol::Purpose,
     pub data_class: DataClass,
     pub deadline_seconds: u64,
@@ -76,11 +78,12 @@ pub fn validate(
             )));
         }
     }
-    if request.practices.is_empty() {
+    if request.practices.is_empty() && !request.targeting.reaches_beyond_list() {
         return Err(Refusal::Invalid(
-            "a collection needs at least one practice".into(),
+            "a collection needs practices: named one by one, or by region, supplier or all".into(),
         ));
     }
+    let targeting = check_targeting(&request.targeting)?;
     let mut practices = Vec::with_capacity(request.practices.len());
     for p in &request.practices {
         check_practice_code(p)?;
@@ -109,9 +112,57 @@ pub fn validate(
         parameters: request.parameters,
         schedule,
         practices,
+        targeting,
         purpose: request.purpose,
         data_class: request.data_class,
         deadline_seconds,
+    })
+}
+
+/// Targeting's shape: regions are commissioner codes, exclusions practice
+/// codes (both upper-cased), suppliers names; nothing named twice. That
+/// each exists in the registry the store checks.
+pub fn check_targeting(t: &Targeting) -> Result<Targeting, Refusal> {
+    fn unique(what: &str, values: Vec<String>) -> Result<Vec<String>, Refusal> {
+        let mut out: Vec<String> = Vec::with_capacity(values.len());
+        for v in values {
+            if out.contains(&v) {
+                return Err(Refusal::Invalid(format!("{what} '{v}' is named twice")));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+    let mut regions = Vec::new();
+    for r in &t.regions {
+        let r = r.trim().to_ascii_uppercase();
+        if !(3..=10).contains(&r.len()) || !r.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Refusal::Invalid(format!(
+                "'{r}' is not a region: a commissioner's code, 3 to 10 letters and digits"
+            )));
+        }
+        regions.push(r);
+    }
+    let mut suppliers = Vec::new();
+    for s in &t.suppliers {
+        let s = s.trim().to_owned();
+        if s.is_empty() || s.len() > 64 || s.chars().any(char::is_control) {
+            return Err(Refusal::Invalid(format!(
+                "'{s}' is not a supplier's name: 1 to 64 printable characters"
+            )));
+        }
+        suppliers.push(s);
+    }
+    let mut exclude = Vec::new();
+    for p in &t.exclude {
+        check_practice_code(p)?;
+        exclude.push(p.to_ascii_uppercase());
+    }
+    Ok(Targeting {
+        all: t.all,
+        regions: unique("region", regions)?,
+        suppliers: unique("supplier", suppliers)?,
+        exclude: unique("excluded practice", exclude)?,
     })
 }
 

@@ -271,6 +271,7 @@ async fn create_collection(
         app.config.run_deadline_hours.saturating_mul(3600),
     )?;
     db::practices::check_active(&app.db, &checked.practices).await?;
+    db::practices::check_targeting(&app.db, &checked.targeting).await?;
     let id = domain::random_id("collection");
     let who = operator.did(
         "collection.create",
