@@ -2,6 +2,7 @@
 
 mod agents;
 mod audit;
+mod compat;
 mod durability;
 mod e2e;
 mod formats;
