@@ -9,6 +9,7 @@ mod formats;
 mod hardening;
 mod independent;
 mod openapi;
+mod process;
 mod refusals;
 mod registry;
 mod runs;
