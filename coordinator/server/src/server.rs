@@ -226,6 +226,9 @@ pub async fn start(
     ));
     tracker.spawn(schedule_loop(app.clone(), shutdown.clone()));
     tracker.spawn(revocation_loop(app.clone(), shutdown.clone()));
+    if db.backend() == db::Backend::Postgres {
+        tracker.spawn(wake_loop(app.clone(), shutdown.clone()));
+    }
     tracker.spawn(checkpoint_loop(app.clone(), shutdown.clone()));
     tracker.close();
     tracing::info!(%agent_addr, %operator_addr, backend = ?db.backend(), "coordinator listening");
@@ -275,6 +278,69 @@ async fn checkpoint_loop(app: Arc<App>, shutdown: CancellationToken) {
         }
         if stopping {
             return;
+        }
+    }
+}
+
+/// How often a replica rechecks the store for jobs made elsewhere, in
+/// case a notification was lost.
+const WAKE_RECHECK: Duration = Duration::from_secs(1);
+
+/// Over PostgreSQL: wakes this replica's long-polls when any replica
+/// makes jobs, at once by `LISTEN` on `db::wakeups::CHANNEL`, and within
+/// [`WAKE_RECHECK`] by reading the store's count of job-making
+/// transactions when a notification was lost (one query per replica, not
+/// per waiting poll).
+async fn wake_loop(app: Arc<App>, shutdown: CancellationToken) {
+    let mut seen: Option<i64> = None;
+    let mut listener: Option<sqlx::postgres::PgListener> = None;
+    let mut recheck = tokio::time::interval(WAKE_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if listener.is_none() {
+            match db::wakeups::listen(&app.db).await {
+                Ok(l) => {
+                    tracing::info!(
+                        channel = db::wakeups::CHANNEL,
+                        "listening for jobs made by any replica"
+                    );
+                    listener = Some(l);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not LISTEN for jobs made by other replicas; rechecking every second")
+                }
+            }
+        }
+        let notified = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.map(|n| n.payload().parse::<i64>().ok()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            n = notified => match n {
+                Ok(count) => {
+                    tracing::debug!(count, "woken: jobs were made on a replica");
+                    seen = seen.max(count);
+                    app.jobs_ready.notify_waiters();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the LISTEN connection failed; reconnecting");
+                    listener = None;
+                    tokio::time::sleep(WAKE_RECHECK).await;
+                }
+            },
+            _ = recheck.tick() => match db::wakeups::count(&app.db).await {
+                Ok(count) => {
+                    if seen.is_some_and(|s| s < count) {
+                        tracing::debug!(count, "woken by the recheck: jobs were made on a replica");
+                        app.jobs_ready.notify_waiters();
+                    }
+                    seen = seen.max(Some(count));
+                }
+                Err(e) => tracing::warn!(error = %e, "could not recheck for jobs made"),
+            },
         }
     }
 }

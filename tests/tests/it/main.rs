@@ -12,6 +12,7 @@ mod openapi;
 mod process;
 mod refusals;
 mod registry;
+mod replicas;
 mod runs;
 mod scheduler;
 mod store;

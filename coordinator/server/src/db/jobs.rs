@@ -70,6 +70,7 @@ pub async fn fire(
             .execute(&mut *tx)
             .await?;
         }
+        super::wakeups::jobs_made(&mut tx, db).await?;
         if let Some(who) = who {
             let detail = serde_json::json!({ "run": run_id, "parameters": parameters });
             super::audit::append(
@@ -711,6 +712,7 @@ pub async fn retry_failed(
             "run '{run_id}' has no failed jobs"
         )));
     }
+    super::wakeups::jobs_made(&mut tx, db).await?;
     let detail = serde_json::json!({ "jobs": retried });
     super::audit::append(
         &mut tx,

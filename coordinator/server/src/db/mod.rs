@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod practices;
 pub mod refusals;
 pub mod scheduler;
+pub mod wakeups;
 
 use crate::domain::Refusal;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
