@@ -1,9 +1,12 @@
 //! Several coordinator processes over one PostgreSQL: a long-poll on one
-//! replica wakes when another makes a job. These always need PostgreSQL
-//! (the embedded SQLite store serves one process), so they run on the
-//! server the suite is given whatever `GPES_TEST_BACKEND` says.
+//! replica wakes when another makes a job; exactly one replica schedules,
+//! another takes over when it is killed or paused past its lease, and
+//! every due time gives exactly one run; a replica refuses to start
+//! without the files `init` makes. These always need PostgreSQL (the
+//! embedded SQLite store serves one process), so they run on the server
+//! the suite is given whatever `GPES_TEST_BACKEND` says.
 
-use crate::process::{Process, coordinator_with, free_port, operator};
+use crate::process::{Process, coordinator, coordinator_with, first_to_log, free_port, operator};
 use crate::support::{TIMEOUT, fresh_database_on, require_postgres};
 use gpes_client::Uplink;
 use gpes_protocol::{
@@ -80,7 +83,7 @@ fn copy_init_files(from: &Path, to: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(to.join("ca")).expect("mkdir");
     std::fs::set_permissions(to.join("ca"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    for file in ["ca/ca.pem", "ca/ca.key", "admin.token", "audit.key"] {
+    for file in gpes_coordinator::server::init_files() {
         std::fs::copy(from.join(&file), to.join(&file)).expect("copy an init file");
     }
 }
@@ -178,4 +181,198 @@ async fn a_long_poll_on_one_replica_wakes_when_another_makes_a_job() {
     );
     // And woken by the notification, not only the one-second recheck.
     b.wait_for(&["woken: jobs were made on a replica"]);
+}
+
+/// The clock both replicas of a scheduler test run: six times real time
+/// from now, so a minute (one due time of `* * * * *`) passes in 10 s,
+/// longer than the scheduler's lease (5 s) and a tick.
+fn fast_clock() -> String {
+    let now = chrono::Utc::now().timestamp_millis();
+    format!("6@{now}")
+}
+
+/// Every run of a collection, by due time, with its job count.
+async fn runs_of(url: &str, collection: &str) -> Vec<(i64, i64)> {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    sqlx::query_as(
+        "SELECT r.due_ms, (SELECT COUNT(*) FROM jobs j WHERE j.run_id = r.id) \
+         FROM runs r WHERE r.collection_id = $1 ORDER BY r.due_ms",
+    )
+    .bind(collection)
+    .fetch_all(&mut conn)
+    .await
+    .expect("runs")
+}
+
+/// Waits until the collection has at least `n` runs (bounded generously).
+async fn wait_runs(url: &str, collection: &str, n: usize) -> Vec<(i64, i64)> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let runs = runs_of(url, collection).await;
+        if runs.len() >= n {
+            return runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} runs within 120 s: {runs:?}",
+            runs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every due time of `* * * * *` from the collection's creation to the
+/// last run has exactly one run, each with a job per practice.
+fn assert_one_run_per_due_time(collection: &Collection, runs: &[(i64, i64)], practices: i64) {
+    const MINUTE: i64 = 60_000;
+    let created = i64::try_from(collection.created_ms).expect("ms");
+    let first_due = (created / MINUTE + 1) * MINUTE;
+    let dues: Vec<i64> = runs.iter().map(|(due, _)| *due).collect();
+    let want: Vec<i64> = (0..runs.len() as i64)
+        .map(|i| first_due + i * MINUTE)
+        .collect();
+    assert_eq!(dues, want, "one run per due time, none missed");
+    assert!(
+        runs.iter().all(|(_, jobs)| *jobs == practices),
+        "each run has one job per practice: {runs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_replica_schedules_when_the_scheduling_one_is_killed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (replicas, url) = replicas(dir.path(), 2).await;
+    let clock = fast_clock();
+    let env = [(gpes_coordinator::cli::TEST_CLOCK_ENV, clock.as_str())];
+    let mut a = start(&replicas[0], &env);
+    let mut b = start(&replicas[1], &env);
+    let scheduling = first_to_log(&mut [&mut a, &mut b], &["this replica schedules"]);
+    let (mut scheduler, mut other, other_replica) = match scheduling {
+        0 => (a, b, &replicas[1]),
+        _ => (b, a, &replicas[0]),
+    };
+    let collection = collection(
+        &other_replica.operator(),
+        "* * * * *",
+        &["A81001", "B82002"],
+    )
+    .await;
+
+    let before = wait_runs(&url, &collection.id, 1).await;
+    scheduler.kill();
+    other.wait_for(&["this replica schedules"]);
+    let runs = wait_runs(&url, &collection.id, before.len() + 3).await;
+    assert_one_run_per_due_time(&collection, &runs, 2);
+    other.wait_for(&["collection fired"]);
+}
+
+/// Transactions open and waiting on their client in a database.
+async fn idle_in_transaction(url: &str) -> i64 {
+    use sqlx::Connection;
+    let database = url.rsplit('/').next().expect("a database name");
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+    )
+    .bind(database)
+    .fetch_one(&mut conn)
+    .await
+    .expect("pg_stat_activity")
+}
+
+/// SIGSTOP at a moment the process holds no transaction open: this test
+/// is about the lease, and a replica paused inside a transaction holds
+/// its row locks until it resumes (or PostgreSQL's
+/// idle_in_transaction_session_timeout ends it), which delays a takeover
+/// by that much.
+async fn pause_between_transactions(p: &Process, url: &str) {
+    for _ in 0..50 {
+        p.signal("STOP");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if idle_in_transaction(url).await == 0 {
+            return;
+        }
+        p.signal("CONT");
+        tokio::time::sleep(Duration::from_millis(37)).await;
+    }
+    panic!("the replica was inside a transaction at each of 50 tries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_paused_past_its_lease_gives_way_and_no_due_time_runs_twice() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (replicas, url) = replicas(dir.path(), 2).await;
+    let clock = fast_clock();
+    let env = [(gpes_coordinator::cli::TEST_CLOCK_ENV, clock.as_str())];
+    let mut a = start(&replicas[0], &env);
+    let mut b = start(&replicas[1], &env);
+    let scheduling = first_to_log(&mut [&mut a, &mut b], &["this replica schedules"]);
+    let (mut paused, mut other, other_replica) = match scheduling {
+        0 => (a, b, &replicas[1]),
+        _ => (b, a, &replicas[0]),
+    };
+    let collection = collection(
+        &other_replica.operator(),
+        "* * * * *",
+        &["A81001", "B82002"],
+    )
+    .await;
+
+    let before = wait_runs(&url, &collection.id, 1).await;
+    pause_between_transactions(&paused, &url).await;
+    other.wait_for(&["this replica schedules"]);
+    // A due time passes under the new scheduler while the old one sleeps
+    // holding a lease it no longer has.
+    let during = wait_runs(&url, &collection.id, before.len() + 1).await;
+    paused.signal("CONT");
+    paused.wait_for(&["another replica schedules now"]);
+    let runs = wait_runs(&url, &collection.id, during.len() + 2).await;
+    assert_one_run_per_due_time(&collection, &runs, 2);
+    // The resumed replica stays out of the way.
+    assert!(
+        other
+            .seen_line(&["another replica schedules now"])
+            .is_none(),
+        "the replica that took over kept the lease"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_refuses_to_start_without_the_files_init_makes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (replicas, _) = replicas(dir.path(), 1).await;
+    let replica = &replicas[0];
+    std::fs::remove_dir_all(&replica.data_dir).expect("remove what init made");
+
+    let mut refused = coordinator(&replica.config);
+    let status = refused.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1));
+    let said = refused.wait_for(&["missing from"]);
+    for part in [
+        "gpes-coordinator init",
+        "database_url",
+        "ca/ca.pem",
+        "ca/ca.key",
+        "admin.token",
+        "audit.key",
+    ] {
+        assert!(said.contains(part), "'{part}' not in: {said}");
+    }
+
+    // init makes them once: a second init keeps the token.
+    init(&replica.config);
+    let token = std::fs::read_to_string(replica.data_dir.join("admin.token")).expect("token");
+    init(&replica.config);
+    let again = std::fs::read_to_string(replica.data_dir.join("admin.token")).expect("token");
+    assert_eq!(token, again);
+
+    // One file missing is named alone.
+    std::fs::remove_file(replica.data_dir.join("audit.key")).expect("remove the audit key");
+    let mut refused = coordinator(&replica.config);
+    assert_eq!(refused.wait_exit(Duration::from_secs(30)).code(), Some(1));
+    let said = refused.wait_for(&["missing from"]);
+    assert!(said.contains("audit.key"), "{said}");
+    assert!(!said.contains("admin.token"), "{said}");
 }
