@@ -8,8 +8,9 @@
 //! warnings counted by kind. A version 1 agent put one total,
 //! `data_quality_warnings`, inside its `result` object; it is read as that
 //! many warnings of kind `other`. A poll carried no heartbeat and no held
-//! jobs. Version 1 agents refuse unknown fields in every answer, so what is
-//! sent to them is built from the types below, never the current ones.
+//! jobs; errors were `{error, message}`, not RFC 9457 problems. Version 1
+//! agents refuse unknown fields in every answer, so what is sent to them
+//! is built from the types below, never the current ones.
 
 use crate::{DataClass, InputFile, Purpose, WarningCount, WarningKind};
 use gpes_canon::ContentHash;
@@ -112,6 +113,55 @@ impl From<crate::Receipt> for Receipt {
             job_id: r.job_id,
             extract_hash: r.extract_hash,
             stored_ms: r.stored_ms,
+        }
+    }
+}
+
+/// The body of every error answer in version 1 (version 2 answers RFC
+/// 9457 problems).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+/// Version 1's error codes: a current code it did not have is sent as
+/// the nearest it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    VersionMismatch,
+    TooLarge,
+    Internal,
+}
+
+impl From<&crate::Problem> for ErrorBody {
+    fn from(p: &crate::Problem) -> ErrorBody {
+        use crate::ErrorCode as Now;
+        let error = match p.code {
+            Now::Unauthorized => ErrorCode::Unauthorized,
+            Now::Forbidden => ErrorCode::Forbidden,
+            Now::NotFound => ErrorCode::NotFound,
+            Now::Conflict => ErrorCode::Conflict,
+            Now::VersionMismatch => ErrorCode::VersionMismatch,
+            Now::TooLarge => ErrorCode::TooLarge,
+            Now::Unavailable | Now::Internal => ErrorCode::Internal,
+            Now::BadRequest
+            | Now::UnsupportedMediaType
+            | Now::Unprocessable
+            | Now::MethodNotAllowed
+            | Now::Timeout
+            | Now::Other => ErrorCode::BadRequest,
+        };
+        ErrorBody {
+            error,
+            message: p.detail.clone(),
         }
     }
 }

@@ -131,6 +131,10 @@ async fn a_version_1_agent_still_polls_and_uploads() {
     let (status, version, body) = send_v1(&mut sender, "/v1/results", 1, json!(&wrong)).await;
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
     assert_eq!(version.as_deref(), Some("1"));
+    // Said as version 1 said errors.
+    let error: v1::ErrorBody = serde_json::from_slice(&body).expect("a v1 error body");
+    assert_eq!(error.error, v1::ErrorCode::BadRequest);
+    assert!(error.message.contains("B82002"), "{}", error.message);
     assert!(coordinator.stored(&job.job_id).await.is_none());
 
     // The upload; its receipt is a version 1 receipt naming the hash the

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use error::{ApiError, LoggedDetail, REQUEST_ID};
 use gpes_pki::CertificateAuthority;
 use gpes_protocol::{
-    ErrorCode, OLDEST_AGENT_VERSION, PROTOCOL_VERSION, VERSION_HEADER, check_version,
+    ErrorCode, OLDEST_AGENT_VERSION, PROTOCOL_VERSION, VERSION_HEADER, check_version, v1,
 };
 use gpes_schedule::Clock;
 use http::{HeaderValue, StatusCode};
@@ -133,6 +133,27 @@ fn peer_version(
     }
 }
 
+/// A refusal as version 1 wrote it (`{error, message}`), from the problem
+/// the handlers answered; the response's status and extensions are kept.
+async fn v1_error(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let body = match serde_json::from_slice::<gpes_protocol::Problem>(&bytes) {
+        Ok(problem) => {
+            parts.headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            serde_json::to_vec(&v1::ErrorBody::from(&problem)).unwrap_or_default()
+        }
+        Err(_) => bytes.to_vec(),
+    };
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 static REQUESTS: AtomicU64 = AtomicU64::new(1);
 
 /// Around every request: an id and a span for its log lines, the protocol
@@ -175,6 +196,9 @@ async fn around(
             }
             Err(_) => (PROTOCOL_VERSION, next.run(req).await),
         };
+        if spoken == v1::VERSION && !response.status().is_success() {
+            response = v1_error(response).await;
+        }
         // An older agent is answered in its own version: it checks the
         // header as strictly as it did before this side was upgraded.
         response
