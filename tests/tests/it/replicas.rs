@@ -1,5 +1,6 @@
 //! Several coordinator processes over one PostgreSQL: a long-poll on one
-//! replica wakes when another makes a job; exactly one replica schedules,
+//! replica wakes when another makes a job, within a second or so when the
+//! notification is lost; exactly one replica schedules,
 //! another takes over when it is killed or paused past its lease, and
 //! every due time gives exactly one run; a replica refuses to start
 //! without the files `init` makes. These always need PostgreSQL (the
@@ -114,35 +115,32 @@ async fn collection(op: &Uplink, schedule: &str, practices: &[&str]) -> Collecti
     .expect("collection")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_poll_on_one_replica_wakes_when_another_makes_a_job() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (replicas, _) = replicas(dir.path(), 2).await;
-    let debug = [("RUST_LOG", "info,gpes_coordinator=debug")];
-    let _a = start(&replicas[0], &debug);
-    let mut b = start(&replicas[1], &debug);
-    b.wait_for(&["listening for jobs made by any replica"]);
-    let op_a = replicas[0].operator();
-    let collection = collection(&op_a, "", &["A81001"]).await;
-
-    // An agent enrolled at replica A long-polls replica B.
-    let token: gpes_protocol::CreateTokenResponse = op_a
+/// An agent for `practices`, enrolled (in `dir`) through `op`, speaking
+/// to the agent listener at `agent_addr`.
+async fn agent_to(op: &Uplink, dir: &Path, practices: &[&str], agent_addr: &str) -> Uplink {
+    let token: gpes_protocol::CreateTokenResponse = op
         .post(
             "/v1/tokens",
             &gpes_protocol::CreateTokenRequest {
-                practices: vec!["A81001".into()],
+                practices: practices.iter().map(|p| p.to_string()).collect(),
                 ttl_seconds: 600,
             },
             TIMEOUT,
         )
         .await
         .expect("token");
-    let data_dir = crate::support::enroll_only(dir.path(), &token.token).await;
+    let data_dir = crate::support::enroll_only(dir, &token.token).await;
     let identity = gpes_agent::identity::load(&data_dir).expect("identity");
-    let to_b = Uplink::new(&replicas[1].agent_addr, identity.tls).expect("uplink");
-    const WAIT_MS: u64 = 25_000;
-    let poll = tokio::spawn(async move {
-        let response: PollResponse = to_b
+    Uplink::new(agent_addr, identity.tls).expect("uplink")
+}
+
+/// The long-poll of every test here: 25 s.
+const WAIT_MS: u64 = 25_000;
+
+/// A 25 s long-poll in a task, answered with when it was answered.
+fn long_poll(agent: Uplink) -> tokio::task::JoinHandle<(PollResponse, Instant)> {
+    tokio::spawn(async move {
+        let response: PollResponse = agent
             .post(
                 "/v1/jobs/poll",
                 &PollRequest {
@@ -156,7 +154,23 @@ async fn a_long_poll_on_one_replica_wakes_when_another_makes_a_job() {
             .await
             .expect("poll");
         (response, Instant::now())
-    });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_on_one_replica_wakes_when_another_makes_a_job() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (replicas, _) = replicas(dir.path(), 2).await;
+    let debug = [("RUST_LOG", "info,gpes_coordinator=debug")];
+    let _a = start(&replicas[0], &debug);
+    let mut b = start(&replicas[1], &debug);
+    b.wait_for(&["listening for jobs made by any replica"]);
+    let op_a = replicas[0].operator();
+    let collection = collection(&op_a, "", &["A81001"]).await;
+
+    // An agent enrolled at replica A long-polls replica B.
+    let to_b = agent_to(&op_a, dir.path(), &["A81001"], &replicas[1].agent_addr).await;
+    let poll = long_poll(to_b);
     // Time for the poll to find nothing and wait.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!poll.is_finished(), "the poll waits while nothing is made");
@@ -181,6 +195,75 @@ async fn a_long_poll_on_one_replica_wakes_when_another_makes_a_job() {
     );
     // And woken by the notification, not only the one-second recheck.
     b.wait_for(&["woken: jobs were made on a replica"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_notification_costs_a_long_poll_about_a_second() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (replicas, url) = replicas(dir.path(), 2).await;
+    let debug = [("RUST_LOG", "info,gpes_coordinator=debug")];
+    let _a = start(&replicas[0], &debug);
+    let mut b = start(&replicas[1], &debug);
+    let op_a = replicas[0].operator();
+    let collection = collection(&op_a, "", &["A81001"]).await;
+
+    // The first agent takes the job (through A); the second, long-polling
+    // B, waits: the job is leased.
+    let first = agent_to(
+        &op_a,
+        &dir.path().join("first"),
+        &["A81001"],
+        &replicas[0].agent_addr,
+    )
+    .await;
+    let second = agent_to(
+        &op_a,
+        &dir.path().join("second"),
+        &["A81001"],
+        &replicas[1].agent_addr,
+    )
+    .await;
+    let run: Run = op_a
+        .post(
+            &format!("/v1/collections/{}/run", collection.id),
+            &(),
+            TIMEOUT,
+        )
+        .await
+        .expect("run");
+    let (taken, _) = long_poll(first).await.expect("first poll");
+    assert_eq!(taken.jobs.len(), 1);
+    let poll = long_poll(second);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!poll.is_finished(), "the job is leased to the first agent");
+
+    // The job is handed back and counted as made, as a job-making
+    // transaction does, but its notification is lost (none is sent).
+    let released_at = Instant::now();
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+        let mut tx = conn.begin().await.expect("begin");
+        sqlx::query("UPDATE jobs SET state = 'pending', lease_until_ms = NULL WHERE id = $1")
+            .bind(&taken.jobs[0].job_id)
+            .execute(&mut *tx)
+            .await
+            .expect("release");
+        sqlx::query("UPDATE job_wakeups SET seq = seq + 1 WHERE name = 'jobs'")
+            .execute(&mut *tx)
+            .await
+            .expect("count");
+        tx.commit().await.expect("commit");
+    }
+    let (response, answered_at) = poll.await.expect("second poll");
+    assert_eq!(response.jobs.len(), 1, "{response:?}");
+    assert_eq!(response.jobs[0].run_id, run.id);
+    let waited = answered_at.saturating_duration_since(released_at);
+    assert!(
+        waited < Duration::from_secs(10),
+        "replica B answered {waited:?} after the job was released"
+    );
+    b.wait_for(&["woken by the recheck"]);
 }
 
 /// The clock both replicas of a scheduler test run: six times real time
