@@ -13,5 +13,5 @@ export GPES_TEST_POSTGRES_URL
 cargo test --locked "$@"
 echo "== the coordinator's suites again, on PostgreSQL"
 GPES_TEST_BACKEND=postgres cargo test --locked -p gpes-tests --test it -- \
-    agents:: audit:: e2e:: refusals:: registry:: runs:: scheduler:: durability:: store:: hardening:: openapi:: \
+    agents:: audit:: compat:: e2e:: refusals:: registry:: runs:: scheduler:: durability:: store:: hardening:: openapi:: \
     permissions:: queries:: users::

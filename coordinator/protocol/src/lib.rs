@@ -14,12 +14,18 @@ pub use gpes_query::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod v1;
+
 /// The protocol this build speaks.
 /// Version 2: the extract's answer is a typed `Answer` and the extract carries
 /// its data-quality warnings by kind.
 pub const PROTOCOL_VERSION: u32 = 2;
 /// The HTTP header that carries the version on every request and response.
 pub const VERSION_HEADER: &str = "gpes-protocol";
+/// The oldest agent protocol the coordinator still serves, for the poll
+/// and the upload only (see [`v1`]), so that a coordinator can be upgraded
+/// before its agents.
+pub const OLDEST_AGENT_VERSION: u32 = v1::VERSION;
 
 /// The other side speaks another version of the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -841,6 +847,38 @@ mod tests {
     fn unknown_fields_are_refused() {
         let body = r#"{"practices":[],"wait_ms":25000,"surprise":1}"#;
         let err = serde_json::from_str::<PollRequest>(body).expect_err("refused");
+        assert!(err.to_string().contains("surprise"), "{err}");
+    }
+
+    #[test]
+    fn answers_accept_fields_a_newer_coordinator_adds() {
+        // Requests are strict; answers are read by older peers too, so
+        // they ignore what they do not know (the sealed Extract excepted).
+        let job = r#"{"job_id":"j","collection_id":"c","run_id":"r","practice":"A81001",
+            "query":{"canonical":"{}","hash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","source":"x","new":1},
+            "parameters":{},"purpose":"planning","data_class":"aggregate","lease_expires_ms":1,"new":1}"#;
+        serde_json::from_str::<Job>(job).expect("job");
+        serde_json::from_str::<PollResponse>(&format!(r#"{{"jobs":[{job}],"new":1}}"#))
+            .expect("poll response");
+        serde_json::from_str::<Receipt>(
+            r#"{"job_id":"j","extract_hash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","stored_ms":1,"new":1}"#,
+        )
+        .expect("receipt");
+        serde_json::from_str::<FailureAck>(
+            r#"{"job_id":"j","status":"failed","retry_at_ms":null,"new":1}"#,
+        )
+        .expect("failure ack");
+        serde_json::from_str::<EnrollResponse>(
+            r#"{"agent_id":"a","certificate_pem":"","ca_pem":"","practices":[],"agent_api":"x","new":1}"#,
+        )
+        .expect("enroll response");
+        serde_json::from_str::<Problem>(r#"{"code":"brand-new","detail":"d","new":1}"#)
+            .expect("problem");
+    }
+
+    #[test]
+    fn the_sealed_extract_stays_strict() {
+        let err = serde_json::from_str::<Extract>(r#"{"surprise":1}"#).expect_err("refused");
         assert!(err.to_string().contains("surprise"), "{err}");
     }
 

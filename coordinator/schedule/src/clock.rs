@@ -20,6 +20,34 @@ impl Clock for SystemClock {
     }
 }
 
+/// The real clock sped up `speed` times from an instant `origin`: it shows
+/// `origin + (real now - origin) * speed`. For tests of real processes
+/// across several due times of a minute-granular schedule: processes given
+/// the same origin and speed agree on the time. Never for production.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledClock {
+    origin: DateTime<Utc>,
+    speed: u32,
+}
+
+impl ScaledClock {
+    #[must_use]
+    pub fn new(origin: DateTime<Utc>, speed: u32) -> Self {
+        ScaledClock { origin, speed }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        let real = Utc::now();
+        let elapsed = real.signed_duration_since(self.origin);
+        elapsed
+            .checked_mul(i32::try_from(self.speed).unwrap_or(i32::MAX))
+            .and_then(|d| self.origin.checked_add_signed(d))
+            .unwrap_or(real)
+    }
+}
+
 /// A clock that only moves when told to, for tests.
 ///
 /// Clones share the same time: hand one clone to the code under test and
@@ -73,5 +101,20 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> DateTime<Utc> {
         (**self).now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scaled_clock_runs_faster_from_its_origin() {
+        let origin = Utc::now() - TimeDelta::seconds(10);
+        let ahead = ScaledClock::new(origin, 6)
+            .now()
+            .signed_duration_since(origin);
+        assert!(ahead >= TimeDelta::seconds(60), "{ahead}");
+        assert!(ahead < TimeDelta::seconds(600), "{ahead}");
     }
 }

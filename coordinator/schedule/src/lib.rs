@@ -82,6 +82,6 @@ mod error;
 mod parse;
 mod schedule;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use error::{Field, ScheduleError};
 pub use schedule::{SEARCH_YEARS, Schedule, TIME_ZONE};

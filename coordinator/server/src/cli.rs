@@ -20,9 +20,10 @@ struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
-    /// Make the CA and the 256-bit admin token in the data directory, once
-    /// (files already there are kept), then exit. Replicas over one
-    /// PostgreSQL are given copies of these files.
+    /// Make the CA, the 256-bit admin token and the audit key in the data
+    /// directory, once (files already there are kept), then exit. Replicas
+    /// over one PostgreSQL are given copies of these files and refuse to
+    /// start without them.
     Init,
     /// Serve (the default).
     Serve,
@@ -52,9 +53,13 @@ async fn async_main() -> ExitCode {
         return match crate::init(&config.data_dir) {
             Ok(()) => {
                 println!(
-                    "initialised {}: the CA in ca/, the admin token in {}",
+                    "initialised {}: {} (copy them to every replica's data_dir when database_url is set)",
                     config.data_dir.display(),
-                    crate::ADMIN_TOKEN_FILE
+                    crate::server::init_files()
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 ExitCode::SUCCESS
             }
@@ -64,14 +69,25 @@ async fn async_main() -> ExitCode {
             }
         };
     }
+    let clock: Arc<dyn gpes_schedule::Clock> = match std::env::var(TEST_CLOCK_ENV) {
+        Err(_) => Arc::new(gpes_schedule::SystemClock),
+        Ok(text) => match parse_test_clock(&text) {
+            Ok(clock) => {
+                tracing::warn!(
+                    env = TEST_CLOCK_ENV,
+                    value = %text,
+                    "this coordinator's clock is sped up, for tests only: unset it in production"
+                );
+                Arc::new(clock)
+            }
+            Err(e) => {
+                eprintln!("gpes-coordinator: {TEST_CLOCK_ENV}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let shutdown = CancellationToken::new();
-    let running = match crate::start(
-        config,
-        Arc::new(gpes_schedule::SystemClock),
-        shutdown.clone(),
-    )
-    .await
-    {
+    let running = match crate::start(config, clock, shutdown.clone()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gpes-coordinator: {e:#}");
@@ -93,6 +109,37 @@ async fn async_main() -> ExitCode {
         tracing::warn!("some connections did not close within 10 s");
     }
     ExitCode::SUCCESS
+}
+
+/// Environment variable for tests of real processes only: `SPEED@ORIGIN`
+/// (an integer from 1 to 3600, and Unix milliseconds) runs the
+/// coordinator's clock `SPEED` times faster from `ORIGIN`
+/// ([`gpes_schedule::ScaledClock`]), so a test sees several due times of a
+/// minute-granular schedule in seconds; replicas given the same value agree
+/// on the time. Everything timed by the coordinator's clock speeds up with
+/// it (schedules, job leases, run deadlines); the scheduler's lease among
+/// replicas is timed by the store's clock and does not. A warning is
+/// logged at start when it is set; a malformed value stops the start.
+pub const TEST_CLOCK_ENV: &str = "GPES_COORDINATOR_TEST_CLOCK";
+
+fn parse_test_clock(text: &str) -> Result<gpes_schedule::ScaledClock, String> {
+    let usage = "expected SPEED@ORIGIN_MS, e.g. 6@1767225600000 (for tests only)";
+    let (speed, origin) = text
+        .split_once('@')
+        .ok_or_else(|| format!("'{text}': {usage}"))?;
+    let speed: u32 = speed
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s| (1..=3600).contains(s))
+        .ok_or_else(|| format!("speed '{speed}' must be an integer from 1 to 3600; {usage}"))?;
+    let origin = origin
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .ok_or_else(|| format!("origin '{origin}' must be Unix milliseconds; {usage}"))?;
+    Ok(gpes_schedule::ScaledClock::new(origin, speed))
 }
 
 async fn wait_for_signal() {
@@ -120,6 +167,18 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("could not start the async runtime: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_test_clock_is_read_or_refused_with_its_form() {
+        assert!(super::parse_test_clock("6@1767225600000").is_ok());
+        for bad in ["6", "0@1767225600000", "x@1", "6@soon", "9999@1"] {
+            let e = super::parse_test_clock(bad).expect_err(bad);
+            assert!(e.contains("SPEED@ORIGIN_MS"), "{e}");
         }
     }
 }

@@ -34,9 +34,11 @@ pub struct Running {
     pub db: Db,
 }
 
-/// Makes what a coordinator needs once, in `data_dir`: the CA and a
-/// 256-bit admin token (both files mode 0600). Files already there are
-/// kept. Replicas over one PostgreSQL share these files.
+/// Makes what a coordinator needs once, in `data_dir`: the CA, a 256-bit
+/// admin token and the audit key (files mode 0600). Files already there
+/// are kept, so running it again fills only what is missing (a CA with
+/// one of its two files gone is an error, never repaired). Replicas over
+/// one PostgreSQL are given copies of these files.
 pub fn init(data_dir: &Path) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(data_dir)
@@ -49,6 +51,39 @@ pub fn init(data_dir: &Path) -> anyhow::Result<()> {
     let path = data_dir.join(db::audit::AUDIT_KEY_FILE);
     if !path.exists() {
         write_secret(&path, &random_hex()?)?;
+    }
+    Ok(())
+}
+
+/// The files `init` makes, relative to the data directory.
+pub fn init_files() -> [PathBuf; 4] {
+    [
+        Path::new(CA_DIR).join(gpes_pki::CA_CERT_FILE),
+        Path::new(CA_DIR).join(gpes_pki::CA_KEY_FILE),
+        PathBuf::from(ADMIN_TOKEN_FILE),
+        PathBuf::from(db::audit::AUDIT_KEY_FILE),
+    ]
+}
+
+/// A replica (a coordinator over PostgreSQL) never makes the CA, the admin
+/// token or the audit key: two replicas making their own would split the
+/// service in two. Refused, naming every missing file, unless all are
+/// there.
+pub fn check_replica_files(data_dir: &Path) -> anyhow::Result<()> {
+    let missing: Vec<String> = init_files()
+        .iter()
+        .filter(|f| !data_dir.join(f).exists())
+        .map(|f| f.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "this coordinator stores its state in PostgreSQL (database_url is set), so it is one of \
+             possibly several replicas and never makes its own CA, admin token or audit key; \
+             missing from {}: {}. Run `gpes-coordinator init` once, then give every replica a copy \
+             of those files (mode 0600)",
+            data_dir.display(),
+            missing.join(", ")
+        );
     }
     Ok(())
 }
@@ -137,11 +172,8 @@ pub async fn start(
     let ca_dir = config.data_dir.join(CA_DIR);
     if config.database_url.is_none() {
         init(&config.data_dir)?;
-    } else if !ca_dir.join(gpes_pki::CA_CERT_FILE).exists() {
-        anyhow::bail!(
-            "no CA in {}: run `gpes-coordinator init` once and give every replica its files",
-            ca_dir.display()
-        );
+    } else {
+        check_replica_files(&config.data_dir)?;
     }
     let ca = CertificateAuthority::load(&ca_dir)?;
     let admin_token_path = config.data_dir.join(ADMIN_TOKEN_FILE);
@@ -229,6 +261,9 @@ pub async fn start(
     ));
     tracker.spawn(schedule_loop(app.clone(), shutdown.clone()));
     tracker.spawn(revocation_loop(app.clone(), shutdown.clone()));
+    if db.backend() == db::Backend::Postgres {
+        tracker.spawn(wake_loop(app.clone(), shutdown.clone()));
+    }
     tracker.spawn(checkpoint_loop(app.clone(), shutdown.clone()));
     tracker.close();
     tracing::info!(%agent_addr, %operator_addr, backend = ?db.backend(), "coordinator listening");
@@ -282,6 +317,69 @@ async fn checkpoint_loop(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
+/// How often a replica rechecks the store for jobs made elsewhere, in
+/// case a notification was lost.
+const WAKE_RECHECK: Duration = Duration::from_secs(1);
+
+/// Over PostgreSQL: wakes this replica's long-polls when any replica
+/// makes jobs, at once by `LISTEN` on `db::wakeups::CHANNEL`, and within
+/// [`WAKE_RECHECK`] by reading the store's count of job-making
+/// transactions when a notification was lost (one query per replica, not
+/// per waiting poll).
+async fn wake_loop(app: Arc<App>, shutdown: CancellationToken) {
+    let mut seen: Option<i64> = None;
+    let mut listener: Option<sqlx::postgres::PgListener> = None;
+    let mut recheck = tokio::time::interval(WAKE_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if listener.is_none() {
+            match db::wakeups::listen(&app.db).await {
+                Ok(l) => {
+                    tracing::info!(
+                        channel = db::wakeups::CHANNEL,
+                        "listening for jobs made by any replica"
+                    );
+                    listener = Some(l);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not LISTEN for jobs made by other replicas; rechecking every second")
+                }
+            }
+        }
+        let notified = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.map(|n| n.payload().parse::<i64>().ok()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            n = notified => match n {
+                Ok(count) => {
+                    tracing::debug!(count, "woken: jobs were made on a replica");
+                    seen = seen.max(count);
+                    app.jobs_ready.notify_waiters();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the LISTEN connection failed; reconnecting");
+                    listener = None;
+                    tokio::time::sleep(WAKE_RECHECK).await;
+                }
+            },
+            _ = recheck.tick() => match db::wakeups::count(&app.db).await {
+                Ok(count) => {
+                    if seen.is_some_and(|s| s < count) {
+                        tracing::debug!(count, "woken by the recheck: jobs were made on a replica");
+                        app.jobs_ready.notify_waiters();
+                    }
+                    seen = seen.max(Some(count));
+                }
+                Err(e) => tracing::warn!(error = %e, "could not recheck for jobs made"),
+            },
+        }
+    }
+}
+
 /// Reloads the revoked agents from the store, so a revocation made on
 /// another replica is refused here within `revocation_refresh_seconds`.
 async fn revocation_loop(app: Arc<App>, shutdown: CancellationToken) {
@@ -298,21 +396,28 @@ async fn revocation_loop(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
+/// The scheduler's lease: it outlives a few ticks, so a busy tick does not
+/// lose it; a dead holder is replaced within this time (of the store's
+/// clock) and a tick.
+pub fn scheduler_lease_ms(config: &Config) -> u64 {
+    (config.scheduler_tick_ms * 5).max(5_000)
+}
+
 async fn schedule_loop(app: Arc<App>, shutdown: CancellationToken) {
     let tick = Duration::from_millis(app.config.scheduler_tick_ms);
-    // The lease outlives a few ticks, so a busy tick does not lose it; a
-    // dead holder is replaced within this time.
-    let ttl_ms = (app.config.scheduler_tick_ms * 5).max(5_000);
+    let ttl_ms = scheduler_lease_ms(&app.config);
     let holder = holder_name();
     let mut holding = false;
     loop {
-        let now = app.clock.now();
-        match db::scheduler::take_lease(&app.db, &holder, crate::scheduler::ms(now), ttl_ms).await {
+        match db::scheduler::take_lease(&app.db, &holder, ttl_ms).await {
             Ok(true) => {
                 if !holding {
                     tracing::info!(%holder, "this replica schedules");
                     holding = true;
                 }
+                // The time is read once the lease is held, so a pause
+                // before this point does not tick with a stale time.
+                let now = app.clock.now();
                 match crate::scheduler::tick(&app.db, now).await {
                     Ok(runs) if !runs.is_empty() => app.jobs_ready.notify_waiters(),
                     Ok(_) => {}

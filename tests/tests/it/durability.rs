@@ -3,119 +3,15 @@
 //! its buffer, the agent is killed (SIGKILL) and the practice's data is
 //! removed; when both come back, the original extract arrives exactly once.
 
+use crate::process::{agent, coordinator, free_port, operator};
 use crate::support::{TIMEOUT, wait_done};
-use gpes_client::Uplink;
 use gpes_protocol::{
     CreateCollectionRequest, CreateTokenRequest, CreateTokenResponse, DataClass, Purpose, Run,
 };
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-/// A child process whose stderr lines are collected as they come.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Process {
-    fn spawn(mut cmd: Command) -> Process {
-        cmd.stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .env("RUST_LOG", "info");
-        let mut child = cmd.spawn().expect("process starts");
-        let stderr = child.stderr.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Process {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a log line containing every one of `parts`; returns it.
-    fn wait_for(&mut self, parts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(line) = self
-                .seen
-                .iter()
-                .find(|l| parts.iter().all(|p| l.contains(p)))
-            {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!(
-                    "no log line with {parts:?} within 60 s; saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn kill(&mut self) {
-        // SIGKILL: no chance to tidy up.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Lines seen so far plus whatever is left once the process is gone.
-    fn all_lines(&mut self) -> Vec<String> {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
-        self.seen.clone()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn coordinator(config: &Path) -> Process {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-coordinator"));
-    cmd.arg("--config").arg(config);
-    Process::spawn(cmd)
-}
-
-fn agent(config: &Path, delay_ms: Option<u64>) -> Process {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-agent"));
-    cmd.arg("--config").arg(config).arg("run");
-    if let Some(ms) = delay_ms {
-        cmd.env(gpes_agent::daemon::TEST_DELAY_ENV, ms.to_string());
-    }
-    Process::spawn(cmd)
-}
-
-fn operator(data_dir: &Path, address: &str) -> Uplink {
-    let ca = std::fs::read_to_string(data_dir.join("ca/ca.pem")).expect("ca");
-    let token = std::fs::read_to_string(data_dir.join("admin.token")).expect("token");
-    Uplink::new(address, gpes_pki::operator_client_config(&ca).expect("tls"))
-        .expect("uplink")
-        .with_bearer(token.trim())
-}
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
 fn hash_in(line: &str) -> String {
     line.split_whitespace()

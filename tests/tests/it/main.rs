@@ -2,6 +2,7 @@
 
 mod agents;
 mod audit;
+mod compat;
 mod durability;
 mod e2e;
 mod formats;
@@ -9,9 +10,11 @@ mod hardening;
 mod independent;
 mod openapi;
 mod permissions;
+mod process;
 mod queries;
 mod refusals;
 mod registry;
+mod replicas;
 mod runs;
 mod scheduler;
 mod store;

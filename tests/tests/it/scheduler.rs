@@ -178,3 +178,41 @@ async fn a_late_scheduler_makes_one_run_for_the_latest_missed_time_and_ticks_are
     assert_eq!(again, fired[0]);
     assert_eq!(runs(&db).await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_scheduler_lease_has_one_holder_and_passes_on_only_when_it_lapses() {
+    use gpes_coordinator::db::scheduler::take_lease;
+    let (db, _dir) = store().await;
+    assert!(take_lease(&db, "replica-a", 60_000).await.expect("lease"));
+    assert!(
+        !take_lease(&db, "replica-b", 60_000).await.expect("lease"),
+        "held by another"
+    );
+    assert!(
+        take_lease(&db, "replica-a", 100).await.expect("lease"),
+        "renewed by its holder"
+    );
+    // Timed by the store's clock: once 100 ms of it have passed, the lease
+    // is free for the next replica, and its old holder has lost it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(take_lease(&db, "replica-b", 60_000).await.expect("lease"));
+    assert!(!take_lease(&db, "replica-a", 60_000).await.expect("lease"));
+}
+
+#[tokio::test]
+async fn a_schedule_mark_only_moves_forward() {
+    // A scheduler that resumes mid-tick with a stale time cannot move the
+    // mark back under the replica that took over.
+    let (db, _dir) = store().await;
+    let start = utc(2026, 1, 1, 0, 0);
+    collection(&db, "0 * * * *", start, &[("PPED", "2025-03-31")]).await;
+    let later = ms(utc(2026, 1, 1, 5, 0));
+    db::collections::set_schedule_mark(&db, "collection-test", later)
+        .await
+        .expect("mark");
+    db::collections::set_schedule_mark(&db, "collection-test", ms(start))
+        .await
+        .expect("a stale mark is ignored");
+    let marks = db::collections::scheduled(&db).await.expect("scheduled");
+    assert_eq!(marks[0].1, Some(later));
+}

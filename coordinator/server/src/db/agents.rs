@@ -354,6 +354,9 @@ pub async fn revoke(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    if released > 0 {
+        super::wakeups::jobs_made(&mut tx, db).await?;
+    }
     let row = InfoRow {
         revoked_ms: Some(to_i64(now_ms)),
         ..row

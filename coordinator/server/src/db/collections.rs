@@ -214,11 +214,16 @@ pub async fn scheduled(db: &Db) -> Result<Vec<(Collection, Option<u64>)>, Refusa
 
 pub async fn set_schedule_mark(db: &Db, id: &str, ms: u64) -> Result<(), Refusal> {
     let mut tx = db.write().await?;
-    sqlx::query("UPDATE collections SET schedule_mark_ms = $2 WHERE id = $1")
-        .bind(id)
-        .bind(to_i64(ms))
-        .execute(&mut *tx)
-        .await?;
+    // Only forwards: a scheduler paused mid-tick past its lease and resumed
+    // must not move the mark back under the replica that took over.
+    sqlx::query(
+        "UPDATE collections SET schedule_mark_ms = $2 \
+         WHERE id = $1 AND (schedule_mark_ms IS NULL OR schedule_mark_ms < $2)",
+    )
+    .bind(id)
+    .bind(to_i64(ms))
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

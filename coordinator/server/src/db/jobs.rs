@@ -70,6 +70,7 @@ pub async fn fire(
             .execute(&mut *tx)
             .await?;
         }
+        super::wakeups::jobs_made(&mut tx, db).await?;
         if let Some(who) = who {
             let detail = serde_json::json!({ "run": run_id, "parameters": parameters });
             super::audit::append(
@@ -279,7 +280,7 @@ pub async fn results_page(
         let extract = line
             .extract
             .as_deref()
-            .and_then(|e| serde_json::from_str::<gpes_protocol::Extract>(e).ok());
+            .and_then(|e| gpes_protocol::v1::read_stored_extract(e).ok());
         let (result, warnings) = match extract {
             Some(e) => match e.result.output {
                 ResultOutput::Aggregate(_) => (Some(e.result), e.data_quality_warnings),
@@ -540,11 +541,14 @@ pub async fn report_failure(
 /// for a job already stored is refused and the stored one kept. An upload
 /// for a job whose lease expired, that expired, or whose run was
 /// cancelled is still stored (marked late past the deadline): an extract a
-/// site buffered is never dropped.
+/// site buffered is never dropped. The extract is stored as its agent
+/// sealed it, in the protocol `version` it spoke (readers go through
+/// `gpes_protocol::v1::read_stored_extract`).
 pub async fn accept_upload(
     db: &Db,
     agent_id: &str,
     upload: &UploadRequest,
+    version: u32,
     now_ms: u64,
 ) -> Result<Receipt, Refusal> {
     let mut tx = db.write().await?;
@@ -590,6 +594,7 @@ pub async fn accept_upload(
     let query_hash = job.query_hash()?;
     jobs::check_upload(
         upload,
+        version,
         &Expected {
             practice: &job.practice,
             query_hash: &query_hash,
@@ -739,6 +744,7 @@ pub async fn retry_failed(
             "run '{run_id}' has no failed jobs"
         )));
     }
+    super::wakeups::jobs_made(&mut tx, db).await?;
     let detail = serde_json::json!({ "jobs": retried });
     super::audit::append(
         &mut tx,

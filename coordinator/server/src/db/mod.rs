@@ -18,10 +18,11 @@ pub mod queries;
 pub mod refusals;
 pub mod scheduler;
 pub mod users;
+pub mod wakeups;
 
 use crate::domain::Refusal;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
@@ -74,6 +75,10 @@ pub enum OpenError {
     },
 }
 
+/// Longest a PostgreSQL transaction may wait on this coordinator between
+/// statements before the server ends it (releasing its locks).
+pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(60);
+
 /// The SQLite file in a data directory.
 pub const SQLITE_FILE: &str = "coordinator.db";
 
@@ -121,7 +126,20 @@ impl Db {
                 })
             })
         } else {
-            options
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // A replica paused inside a transaction (SIGSTOP, a
+                    // frozen VM) holds its row locks; the server ends such
+                    // a transaction after this, so the other replicas are
+                    // not held up for longer.
+                    conn.execute(AssertSqlSafe(format!(
+                        "SET idle_in_transaction_session_timeout = {}",
+                        IDLE_IN_TRANSACTION.as_millis()
+                    )))
+                    .await?;
+                    Ok(())
+                })
+            })
         };
         let pool = options
             .connect(&url)

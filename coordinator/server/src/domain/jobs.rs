@@ -4,7 +4,7 @@
 
 use super::Refusal;
 use gpes_canon::ContentHash;
-use gpes_protocol::{Extract, JobStatus, ResultOutput, UploadRequest};
+use gpes_protocol::{Extract, JobStatus, ResultOutput, UploadRequest, v1};
 use std::collections::BTreeMap;
 
 /// How many times a job may fail with a retryable reason before it stays
@@ -55,8 +55,14 @@ pub struct Expected<'a> {
 /// Checks an uploaded extract against its job and returns it parsed. The
 /// hash must be the hash of the text, the text canonical, and the extract
 /// for this practice, query and parameters, with a non-empty inputs
-/// fingerprint and an answer of the query's output shape.
-pub fn check_upload(upload: &UploadRequest, expected: &Expected<'_>) -> Result<Extract, Refusal> {
+/// fingerprint and an answer of the query's output shape. An extract
+/// sealed by a version 1 agent (`version` 1) is read in its own types,
+/// held to the same rules, and returned in the current ones.
+pub fn check_upload(
+    upload: &UploadRequest,
+    version: u32,
+    expected: &Expected<'_>,
+) -> Result<Extract, Refusal> {
     let actual = ContentHash::of_bytes(upload.extract.as_bytes());
     if actual != upload.extract_hash {
         return Err(Refusal::HashMismatch {
@@ -64,10 +70,18 @@ pub fn check_upload(upload: &UploadRequest, expected: &Expected<'_>) -> Result<E
             actual,
         });
     }
-    let extract: Extract =
-        serde_json::from_str(&upload.extract).map_err(|e| Refusal::BadExtract(e.to_string()))?;
-    let canonical = gpes_canon::to_canonical_string(&extract)
-        .map_err(|e| Refusal::BadExtract(e.to_string()))?;
+    fn bad(e: impl std::fmt::Display) -> Refusal {
+        Refusal::BadExtract(e.to_string())
+    }
+    let (extract, canonical) = if version == v1::VERSION {
+        let old: v1::Extract = serde_json::from_str(&upload.extract).map_err(bad)?;
+        let canonical = gpes_canon::to_canonical_string(&old).map_err(bad)?;
+        (old.to_current().map_err(bad)?, canonical)
+    } else {
+        let extract: Extract = serde_json::from_str(&upload.extract).map_err(bad)?;
+        let canonical = gpes_canon::to_canonical_string(&extract).map_err(bad)?;
+        (extract, canonical)
+    };
     if canonical != upload.extract {
         return Err(Refusal::BadExtract(
             "the extract is not in canonical form (RFC 8785)".into(),

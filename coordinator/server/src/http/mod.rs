@@ -23,7 +23,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use error::{ApiError, LoggedDetail, REQUEST_ID};
 use gpes_pki::CertificateAuthority;
-use gpes_protocol::{ErrorCode, PROTOCOL_VERSION, VERSION_HEADER, check_version};
+use gpes_protocol::{
+    ErrorCode, OLDEST_AGENT_VERSION, PROTOCOL_VERSION, VERSION_HEADER, check_version, v1,
+};
 use gpes_schedule::Clock;
 use http::{HeaderValue, StatusCode};
 use std::collections::HashMap;
@@ -114,6 +116,54 @@ async fn method_not_allowed(req: Request) -> ApiError {
     )
 }
 
+/// The protocol version a request speaks, put in its extensions by the
+/// middleware once checked: the current one, or [`OLDEST_AGENT_VERSION`]
+/// on the agent routes that still serve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerVersion(pub u32);
+
+/// The agent routes that still serve agents one protocol version behind.
+pub const OLDER_AGENT_ROUTES: [&str; 2] = ["/v1/jobs/poll", "/v1/results"];
+
+/// Which version a request speaks, if this route serves it.
+fn peer_version(
+    kind: Listener,
+    path: &str,
+    theirs: Option<u32>,
+) -> Result<u32, gpes_protocol::VersionMismatch> {
+    match theirs {
+        Some(v)
+            if (OLDEST_AGENT_VERSION..PROTOCOL_VERSION).contains(&v)
+                && kind == Listener::Agent
+                && OLDER_AGENT_ROUTES.contains(&path) =>
+        {
+            Ok(v)
+        }
+        _ => check_version(theirs).map(|()| PROTOCOL_VERSION),
+    }
+}
+
+/// A refusal as version 1 wrote it (`{error, message}`), from the problem
+/// the handlers answered; the response's status and extensions are kept.
+async fn v1_error(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let body = match serde_json::from_slice::<gpes_protocol::Problem>(&bytes) {
+        Ok(problem) => {
+            parts.headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            serde_json::to_vec(&v1::ErrorBody::from(&problem)).unwrap_or_default()
+        }
+        Err(_) => bytes.to_vec(),
+    };
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 static REQUESTS: AtomicU64 = AtomicU64::new(1);
 
 /// Around every request: an id and a span for its log lines, the protocol
@@ -139,18 +189,31 @@ async fn around(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u32>().ok());
         let exempt = path == "/v1/openapi.json";
-        let mut response = match check_version(theirs) {
-            Err(e) if !exempt => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::VersionMismatch,
-                e.to_string(),
-            )
-            .into_response(),
-            _ => next.run(req).await,
+        let (spoken, mut response) = match peer_version(kind, &path, theirs) {
+            Err(e) if !exempt => (
+                PROTOCOL_VERSION,
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::VersionMismatch,
+                    e.to_string(),
+                )
+                .into_response(),
+            ),
+            Ok(v) => {
+                let mut req = req;
+                req.extensions_mut().insert(PeerVersion(v));
+                (v, next.run(req).await)
+            }
+            Err(_) => (PROTOCOL_VERSION, next.run(req).await),
         };
+        if spoken == v1::VERSION && !response.status().is_success() {
+            response = v1_error(response).await;
+        }
+        // An older agent is answered in its own version: it checks the
+        // header as strictly as it did before this side was upgraded.
         response
             .headers_mut()
-            .insert(VERSION_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+            .insert(VERSION_HEADER, HeaderValue::from(spoken));
         if let Ok(v) = HeaderValue::from_str(&id) {
             response.headers_mut().insert("x-request-id", v);
         }

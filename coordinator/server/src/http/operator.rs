@@ -410,7 +410,7 @@ async fn download_records(
             "run '{id}' has no result stored for practice '{practice}'"
         )));
     };
-    let extract: gpes_protocol::Extract = serde_json::from_str(&text)
+    let extract = gpes_protocol::v1::read_stored_extract(&text)
         .map_err(|e| ApiError::internal(format!("a stored extract does not read: {e}")))?;
     let ResultOutput::RecordLevel(records) = extract.result.output else {
         return Err(ApiError::new(
