@@ -84,8 +84,9 @@ pub async fn create(
 ) -> Result<Collection, Refusal> {
     let mut tx = db.write().await?;
     // The query enters the library in the same transaction (or is found
-    // there), so every collection names a version.
-    let (version, _) = super::queries::push_in(&mut tx, db, &c.query, now_ms, who, true).await?;
+    // there), so every collection names a version; the collection's own
+    // audit entry names the query's hash.
+    let (version, _) = super::queries::push_in(&mut tx, db, &c.query, now_ms, who, false).await?;
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO collections ({COLUMNS}, output_shape) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"

@@ -276,7 +276,14 @@ async fn create_collection(
     let who = operator.did(
         "collection.create",
         &id,
-        serde_json::json!({ "name": checked.name, "practices": checked.practices, "schedule": checked.schedule }),
+        serde_json::json!({
+            "name": checked.name,
+            "query": checked.query.id,
+            "query_hash": checked.query.spec.hash.to_string(),
+            "practices": checked.practices,
+            "targeting": checked.targeting,
+            "schedule": checked.schedule,
+        }),
     );
     let collection = db::collections::create(&app.db, &id, &checked, app.now_ms(), &who).await?;
     Ok((StatusCode::CREATED, Json(collection)))
