@@ -188,3 +188,18 @@ fn aggregate_breakdown_in_words() {
     );
     assert!(words.contains("    1. If VACC is true: include them; otherwise leave them out."));
 }
+
+#[test]
+fn ast007_reads_as_business_rules() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/ast007.yaml");
+    let words = parse_example(&path).explain();
+    for line in [
+        "  PLAN_ON_REV: whether there is any WRITPASTP_COD code on REV_DAT.",
+        "  CONTROL_BY_REV: whether there is any ASTCONTASS_COD code between 1 month before REV_DAT and REV_DAT.",
+        "    1. If REV_DAT is recorded and PLAN_ON_REV is true and CONTROL_BY_REV is true and EXAC_BY_REV is true: include them; otherwise go on to the next rule.",
+        "    5. If ASTINVITE1_DAT is recorded and ASTINVITE2_DAT is recorded: leave them out; otherwise go on to the next rule.",
+        "    7. If REG_DAT is after 3 months before PPED: leave them out; otherwise include them.",
+    ] {
+        assert!(words.contains(line), "missing {line:?} in\n{words}");
+    }
+}
