@@ -8,7 +8,10 @@ rules, the rule that decided each patient, counted: {"DM020_RULES":
 {"r1": n, "s2": n, ..., "s_end": n}, ...} ("rN" rejected at rule N, "sN"
 selected at rule N, "s_end" selected by the last rule's else).
 
-usage: independent_counts.py PRACTICE_DIR ODS_CODE PPED(YYYY-MM-DD)
+With --patients, also "PATIENTS": {population: [patient ids, sorted]}, for
+a check patient by patient.
+
+usage: independent_counts.py PRACTICE_DIR ODS_CODE PPED(YYYY-MM-DD) [--patients]
 """
 import calendar
 import csv
@@ -41,21 +44,34 @@ def codes(name):
     return "(" + ",".join(f"'{c}'" for c in got) + ")"
 
 
-def rule_counts(db, table, rule, numerator, params=None):
+# Who is in each population (filled as the populations are worked out).
+MEMBERS = {}
+
+
+def members(db, name, table, where="true"):
+    """Records `name`'s patients (those of `table` meeting `where`) and
+    returns how many there are."""
+    ids = sorted(r[0] for r in db.execute(f"SELECT patient_id FROM {table} WHERE {where}").fetchall())
+    MEMBERS[name] = ids
+    return len(ids)
+
+
+def rule_counts(db, table, rule, numerator, params=None, name=None):
     """{decided: count} of `rule` (a CASE giving 'rN', 'sN' or 's_end') over
-    `table`, and the denominator (selected) and numerator counts."""
-    sql = (
-        f"SELECT {rule} AS decided, count(*), count(*) FILTER (WHERE {numerator}) "
-        f"FROM {table} GROUP BY decided"
-    )
+    `table`, and the denominator (selected) and numerator counts; with
+    `name`, the patients of NAME_DEN and NAME_NUM are recorded."""
+    sql = f"SELECT patient_id, {rule} AS decided, coalesce({numerator}, false) FROM {table}"
     given = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
-    rows = db.execute(sql, given).fetchall()
-    den = [r for r in rows if r[0].startswith("s")]
-    return (
-        {d: n for d, n, _ in rows},
-        sum(n for _, n, _ in den),
-        sum(m for _, _, m in den),
-    )
+    rules, den, num = {}, [], []
+    for pid, decided, met in db.execute(sql, given).fetchall():
+        rules[decided] = rules.get(decided, 0) + 1
+        if decided.startswith("s"):
+            den.append(pid)
+            if met:
+                num.append(pid)
+    if name:
+        MEMBERS[f"{name}_DEN"], MEMBERS[f"{name}_NUM"] = sorted(den), sorted(num)
+    return rules, len(den), len(num)
 
 
 def main():
@@ -237,7 +253,7 @@ def main():
         ("CHD_REG", "chd_reg"),
         ("AF_REG", "af_reg"),
     ]:
-        out[name] = db.execute(f"SELECT count(*) FROM flags WHERE {flag}").fetchone()[0]
+        out[name] = members(db, name, "flags", flag)
     rp = {k: params[k] for k in ("twelve", "three", "nine")}
 
     # HYP008 and HYP009 (hyp008.yaml, hyp009.yaml).
@@ -257,7 +273,7 @@ def main():
           WHEN hypfirst > $nine THEN 'r8'
           WHEN reg_dat > $nine THEN 'r9'
           ELSE 's_end' END"""
-        rules, den, num = rule_counts(db, "(SELECT * FROM flags WHERE hyp_reg)", rule, target, rp)
+        rules, den, num = rule_counts(db, "(SELECT * FROM flags WHERE hyp_reg)", rule, target, rp, name)
         out[f"{name}_DEN"], out[f"{name}_NUM"], out[f"{name}_RULES"] = den, num, rules
 
     # DM020 and DM021 (dm020.yaml, dm021.yaml): the ten v46 rules.
@@ -276,7 +292,7 @@ def main():
           WHEN dmfirst > $nine THEN 'r9'
           WHEN reg_dat > $nine THEN 'r10'
           ELSE 's_end' END"""
-        rules, den, num = rule_counts(db, "(SELECT * FROM flags WHERE dm_reg)", rule, met, rp)
+        rules, den, num = rule_counts(db, "(SELECT * FROM flags WHERE dm_reg)", rule, met, rp, name)
         out[f"{name}_DEN"], out[f"{name}_NUM"], out[f"{name}_RULES"] = den, num, rules
 
     # AST007 (ast007.yaml).
@@ -290,7 +306,7 @@ def main():
       WHEN astfirst > $three THEN 'r6'
       WHEN reg_dat > $three THEN 'r7'
       ELSE 's_end' END"""
-    rules, den, num = rule_counts(db, "(SELECT * FROM flags WHERE ast_reg)", rule, met, rp)
+    rules, den, num = rule_counts(db, "(SELECT * FROM flags WHERE ast_reg)", rule, met, rp, "AST007")
     out["AST007_DEN"], out["AST007_NUM"], out["AST007_RULES"] = den, num, rules
 
     # SMOK002 (smok002.yaml): the registers here, then three rules.
@@ -302,23 +318,26 @@ def main():
       WHEN reg_dat > $three THEN 'r3'
       ELSE 's_end' END"""
     smok = "(SELECT * FROM flags WHERE dm_reg OR hyp_reg OR chd_reg OR ast_reg)"
-    out["SMOK_REG"] = db.execute(f"SELECT count(*) FROM {smok}").fetchone()[0]
-    rules, den, num = rule_counts(db, smok, rule, met, rp)
+    out["SMOK_REG"] = members(db, "SMOK_REG", smok)
+    rules, den, num = rule_counts(db, smok, rule, met, rp, "SMOK002")
     out["SMOK002_DEN"], out["SMOK002_NUM"], out["SMOK002_RULES"] = den, num, rules
 
     # Seasonal flu (flu.yaml, flu65.yaml): PPED is the season's end.
-    out["AGED_65_PLUS"], out["VACCINATED_65_PLUS"] = db.execute(
-        "SELECT count(*), count(*) FILTER (WHERE flu IS NOT NULL) FROM flags WHERE age >= 65"
-    ).fetchone()
+    out["AGED_65_PLUS"] = members(db, "AGED_65_PLUS", "flags", "age >= 65")
+    out["VACCINATED_65_PLUS"] = members(db, "VACCINATED_65_PLUS", "flags", "age >= 65 AND flu IS NOT NULL")
     rule = """CASE
       WHEN age >= 65 THEN 'r1'
       WHEN dmlat IS NOT NULL AND (dmres IS NULL OR dmres < dmlat) THEN 's2'
       WHEN chdfirst IS NOT NULL THEN 's3'
       WHEN astfirst IS NOT NULL AND treated THEN 's4'
       ELSE 'r4' END"""
-    rules, den, num = rule_counts(db, "flags", rule, "flu IS NOT NULL")
+    rules, den, num = rule_counts(db, "flags", rule, "flu IS NOT NULL", name="AT_RISK")
     out["AT_RISK_UNDER_65"], out["VACCINATED_AT_RISK"], out["AT_RISK_UNDER_65_RULES"] = den, num, rules
+    MEMBERS["AT_RISK_UNDER_65"] = MEMBERS.pop("AT_RISK_DEN")
+    MEMBERS["VACCINATED_AT_RISK"] = MEMBERS.pop("AT_RISK_NUM")
     out["seconds"] = round(time.perf_counter() - started, 4)
+    if "--patients" in sys.argv[4:]:
+        out["PATIENTS"] = MEMBERS
     print(json.dumps(out))
 
 

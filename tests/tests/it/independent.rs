@@ -4,8 +4,10 @@
 //! SMOK002 with their ordered rules; the flu cohorts) equal DuckDB's over
 //! the same csv-export files (`scripts/independent_counts.py`, written from
 //! the business rules and SPEC.md, sharing no code with the engine, only
-//! the published code lists), and DuckDB's count of the patients each rule
-//! decided shows every rule reached.
+//! the published code lists), patient by patient (each population's
+//! patient ids, the engine's from a record-level copy of its query), and
+//! DuckDB's count of the patients each rule decided shows every rule
+//! reached.
 
 use gpes_host::{Host, Limits};
 use std::collections::BTreeMap;
@@ -76,6 +78,61 @@ async fn engine_counts(
     counts
 }
 
+/// The patients of each named population, by the engine: each example
+/// query run again (through the plugin, every pass) with its output made a
+/// record-level list of the population's patient ids.
+async fn engine_members(
+    host: &Host,
+    folder: &std::path::Path,
+    populations: &[(&str, &str)],
+) -> BTreeMap<String, Vec<String>> {
+    let pped: BTreeMap<String, String> = [("PPED".to_string(), PPED.to_string())].into();
+    let bound: Vec<gpes_query::BoundQuery> = populations
+        .iter()
+        .map(|(file, population)| {
+            let text = gpes_tests::example_query(file);
+            let rules = text.split("\noutput:").next().expect("text");
+            let listed = format!(
+                "{rules}\noutput:\n  record_level:\n    population: {population}\n    columns:\n      - {{ name: id, value: patient_id, class: pseudonym }}\n"
+            );
+            let spec = gpes_query::parse(file, &listed).unwrap_or_else(|e| panic!("{e}"));
+            let params = match spec.parameter("PPED") {
+                Some(_) => pped.clone(),
+                None => BTreeMap::new(),
+            };
+            spec.bind(PRACTICE, &params).expect("binds")
+        })
+        .collect();
+    let wasm = std::fs::read(gpes_plugin_artifacts::CSV_EXPORT).expect("plugin");
+    let plugin = host.load(&wasm).expect("loads");
+    let run = gpes_host::run_queries(
+        &plugin,
+        folder,
+        PRACTICE,
+        &bound,
+        &Limits::default(),
+        |_, _| {},
+    )
+    .await
+    .expect("the queries run");
+    let mut out = BTreeMap::new();
+    for ((_, population), answer) in populations.iter().zip(run.answers) {
+        let gpes_query::ResultOutput::RecordLevel(list) = answer.output else {
+            panic!("{population}: a list was asked for");
+        };
+        let ids: Vec<String> = list
+            .rows
+            .into_iter()
+            .map(|row| match &row[..] {
+                [gpes_query::OutValue::Text(id)] => id.clone(),
+                other => panic!("{population}: {other:?}"),
+            })
+            .collect();
+        out.insert(population.to_string(), ids);
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_indicators_equal_duckdb_over_the_same_files() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -88,7 +145,7 @@ async fn example_indicators_equal_duckdb_over_the_same_files() {
     let out = Command::new(python)
         .arg(&script)
         .arg(&folder)
-        .args([PRACTICE, PPED])
+        .args([PRACTICE, PPED, "--patients"])
         .output()
         .expect("python3 runs");
     assert!(
@@ -226,6 +283,65 @@ async fn example_indicators_equal_duckdb_over_the_same_files() {
         assert_eq!(total, from, "{indicator}: {decided}");
         println!("{indicator}: {decided}");
     }
+    // Patient by patient: every population holds the same patients.
+    let members = engine_members(
+        &host,
+        &folder,
+        &[
+            ("registered.yaml", "REGISTERED"),
+            ("dm_reg.yaml", "DM_REG"),
+            ("hyp_reg.yaml", "HYP_REG"),
+            ("ast_reg.yaml", "AST_REG"),
+            ("chd001.yaml", "CHD_REG"),
+            ("af001.yaml", "AF_REG"),
+            ("dm020.yaml", "DM020_DEN"),
+            ("dm020.yaml", "DM020_NUM"),
+            ("dm021.yaml", "DM021_DEN"),
+            ("dm021.yaml", "DM021_NUM"),
+            ("hyp008.yaml", "HYP008_DEN"),
+            ("hyp008.yaml", "HYP008_NUM"),
+            ("hyp009.yaml", "HYP009_DEN"),
+            ("hyp009.yaml", "HYP009_NUM"),
+            ("ast007.yaml", "AST007_DEN"),
+            ("ast007.yaml", "AST007_NUM"),
+            ("smok002.yaml", "SMOK_REG"),
+            ("smok002.yaml", "SMOK002_DEN"),
+            ("smok002.yaml", "SMOK002_NUM"),
+            ("flu.yaml", "AGED_65_PLUS"),
+            ("flu.yaml", "VACCINATED_65_PLUS"),
+            ("flu.yaml", "AT_RISK_UNDER_65"),
+            ("flu.yaml", "VACCINATED_AT_RISK"),
+        ],
+    )
+    .await;
+    for (population, ids) in &members {
+        let theirs: Vec<&str> = independent["PATIENTS"][population]
+            .as_array()
+            .unwrap_or_else(|| panic!("DuckDB lists no {population}"))
+            .iter()
+            .map(|v| v.as_str().expect("an id"))
+            .collect();
+        let ours: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if ours != theirs {
+            let only_engine: Vec<&&str> = ours
+                .iter()
+                .filter(|i| !theirs.contains(i))
+                .take(5)
+                .collect();
+            let only_duckdb: Vec<&&str> = theirs
+                .iter()
+                .filter(|i| !ours.contains(i))
+                .take(5)
+                .collect();
+            panic!(
+                "{population}: {} patients by the engine, {} by DuckDB; only the engine's: {only_engine:?}; only DuckDB's: {only_duckdb:?}",
+                ours.len(),
+                theirs.len()
+            );
+        }
+        assert_eq!(ours.len() as u64, engine[population], "{population}");
+    }
+
     // Near the national prevalences the generator aims at, so the
     // comparison is over registers worth the name.
     assert!(engine["DM_REG"] > 300 && engine["HYP_REG"] > 1000 && engine["AST_REG"] > 200);
