@@ -40,9 +40,14 @@ pub fn copy_practice(code: &str, dir: &Path) -> PathBuf {
     to
 }
 
-/// A query of `examples/queries/`, by file name.
+/// A query of `examples/queries/`, by file name, with the codes of the
+/// code-list files it names written into it (`gpes_query::fold`: the text
+/// gpesctl sends), so that it stands alone.
 pub fn example_query(name: &str) -> String {
-    std::fs::read_to_string(workspace().join("examples/queries").join(name)).expect("example query")
+    let dir = workspace().join("examples/queries");
+    let text = std::fs::read_to_string(dir.join(name)).expect("example query");
+    let lists = move |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
+    gpes_query::fold(name, &text, &lists).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The query most suites collect: patients registered on the date.

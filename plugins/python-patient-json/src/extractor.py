@@ -74,12 +74,10 @@ class State:
             if isinstance(e.value, data_source.SourceError_NotFound):
                 raise fail(fmt.FILE_NAME, "the file is missing; the export is one file, patients.jsonl") from None
             raise fail(fmt.FILE_NAME, f"could not be read: {e.value.value}") from None
-        self.text = io.TextIOWrapper(
-            io.BufferedReader(HostFile(file), CHUNK),
-            encoding="utf-8",
-            errors="strict",
-            newline="",
-        )
+        # Bytes, a line at a time, each decoded on its own: a byte that is
+        # not UTF-8 is then reported on its own line (a text wrapper decodes
+        # whole chunks ahead of the lines, and would name the wrong one).
+        self.raw = io.BufferedReader(HostFile(file), CHUNK)
         self.done = False
 
     def warn(self, kind, message):
@@ -123,15 +121,20 @@ class State:
         batch = []
         while len(batch) < BATCH and not self.done:
             try:
-                line = self.text.readline()
+                raw = self.raw.readline()
             except SourceFailure as e:
                 raise fail(fmt.FILE_NAME, f"could not be read: {e}") from None
-            except UnicodeDecodeError as e:
-                raise fail(fmt.FILE_NAME, f"line {self.line + 1} is not UTF-8: {e}") from None
-            if not line:
+            if not raw:
                 self.done = True
                 break
             self.line += 1
+            try:
+                line = raw.decode("utf-8", errors="strict")
+            except UnicodeDecodeError as e:
+                raise fail(
+                    fmt.FILE_NAME,
+                    f"line {self.line} is not UTF-8 (byte {e.start + 1} of the line: {e.reason})",
+                ) from None
             if self.line == 1:
                 line = line.removeprefix("\ufeff")
             if not line.strip():

@@ -242,7 +242,7 @@ async fn check_practice(
     let all_records: Vec<Record> = practice.records().collect();
     let no_params = BTreeMap::new();
     for (file, text) in EXAMPLES {
-        let spec = queries::parse(file, text)?;
+        let spec = queries::parse_example(file, text)?;
         let bound = queries::bind(
             &spec,
             &practice.practice,

@@ -78,7 +78,14 @@ impl QuerySpec {
                     (CodeSystem::Dmd, 1) => "1 dm+d medication code".to_owned(),
                     (CodeSystem::Dmd, n) => format!("{n} dm+d medication codes"),
                 };
-                let _ = writeln!(out, "  {label}: {what}.");
+                let from = match &c.codelist {
+                    Some(r) => format!(
+                        ", the code list of reference set {} (version {})",
+                        r.refset, r.version
+                    ),
+                    None => String::new(),
+                };
+                let _ = writeln!(out, "  {label}: {what}{from}.");
             }
         }
 

@@ -159,6 +159,7 @@ pub fn parse_with(file: &str, text: &str, lists: &dyn CodeLists) -> Result<Query
         file: file.to_owned(),
         errors: Vec::new(),
         code_lists: codelist::read_all(&root, lists),
+        list_errors: Vec::new(),
     };
     let spec = parse::query(&mut cx, &root);
     if let Some(spec) = &spec
@@ -166,6 +167,8 @@ pub fn parse_with(file: &str, text: &str, lists: &dyn CodeLists) -> Result<Query
     {
         validate::check(&mut cx, spec);
     }
+    let list_errors = std::mem::take(&mut cx.list_errors);
+    cx.errors.extend(list_errors);
     cx.errors.sort_by_key(|d| (d.line, d.column));
     match spec {
         Some(spec) if cx.errors.is_empty() => Ok(spec),

@@ -13,6 +13,11 @@ pub(crate) struct Cx {
     /// The text of each code-list file the query names (or why it could
     /// not be read).
     pub code_lists: std::collections::BTreeMap<String, Result<String, String>>,
+    /// Problems with the code-list files (missing, unreadable, malformed,
+    /// a bad code). Kept apart so that the rest of the query is still
+    /// validated (the cluster stays defined, with no codes), and every
+    /// problem is reported at once.
+    pub list_errors: Vec<Diagnostic>,
 }
 
 impl Cx {
@@ -433,27 +438,22 @@ fn clusters(cx: &mut Cx, node: &Node) -> Vec<Cluster> {
                         Ok(c) => codes = c,
                         Err(errors) => {
                             for e in errors {
-                                if cx.errors.len() < 100 {
-                                    cx.errors.push(e);
+                                if cx.list_errors.len() < 100 {
+                                    cx.list_errors.push(e);
                                 }
                             }
-                            ok = false;
                         }
                     },
-                    Some(Err(e)) => {
-                        cx.err(
-                            file_pos,
-                            format!("cannot read code list '{}' of {what}: {e}", r.file),
-                        );
-                        ok = false;
-                    }
-                    None => {
-                        cx.err(
-                            file_pos,
-                            format!("code list '{}' of {what} was not read", r.file),
-                        );
-                        ok = false;
-                    }
+                    Some(Err(e)) => cx.list_errors.push(Diagnostic::new(
+                        &cx.file,
+                        file_pos,
+                        format!("cannot read code list '{}' of {what}: {e}", r.file),
+                    )),
+                    None => cx.list_errors.push(Diagnostic::new(
+                        &cx.file,
+                        file_pos,
+                        format!("code list '{}' of {what} was not read", r.file),
+                    )),
                 }
             }
             (None, None) if ok => {

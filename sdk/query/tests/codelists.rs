@@ -258,3 +258,44 @@ fn folding_writes_the_codes_into_the_text() {
         original.content_hash().ok()
     );
 }
+
+#[test]
+fn a_missing_list_does_not_hide_the_rest_of_the_query() {
+    // The code list cannot be read and a rule names an unknown variable:
+    // both are reported, each at its place, so one run shows every problem.
+    let broken = QUERY.replace("when: HYPLAT is not", "when: HYPLATX is not");
+    let lists = files(BTreeMap::new());
+    let errors = gpes_query::parse_with("q.yaml", &broken, &lists)
+        .expect_err("refused")
+        .0;
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        errors.iter().any(|e| e.file == "q.yaml"
+            && e.line == 7
+            && e.message
+                .contains("cannot read code list 'codelists/hyp_cod.csv'")),
+        "{text:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.file == "q.yaml" && e.line == 11 && e.message.contains("HYPLATX")),
+        "{text:?}"
+    );
+    // A code failing its check digit in the file, and the same unknown name.
+    let bad = fixture().replace("59621000", "59621001");
+    let lists = files(BTreeMap::from([("codelists/hyp_cod.csv", bad)]));
+    let errors = gpes_query::parse_with("q.yaml", &broken, &lists)
+        .expect_err("refused")
+        .0;
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.file == "codelists/hyp_cod.csv" && e.message.contains("59621001")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.message.contains("HYPLATX")),
+        "{errors:?}"
+    );
+}

@@ -12,7 +12,8 @@ fn every_example_validates() {
         }
         let text = std::fs::read_to_string(&path).expect("read");
         let name = path.display().to_string();
-        let spec = gpes_query::parse(&name, &text)
+        let lists = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
+        let spec = gpes_query::parse_with(&name, &text, &lists)
             .unwrap_or_else(|e| panic!("{name} does not validate:\n{e}"));
         assert!(!spec.source.trim().is_empty(), "{name} names no source");
         spec.content_hash().expect("hashable");

@@ -1,7 +1,15 @@
 //! `QuerySpec::explain`: the rules of a query in plain English.
 
-use gpes_query::{NULL_NOTE, Output, parse};
+use gpes_query::{NULL_NOTE, Output, QuerySpec};
 use std::path::PathBuf;
+
+/// An example query, with the code-list files it names read beside it.
+fn parse_example(path: &std::path::Path) -> QuerySpec {
+    let dir = path.parent().expect("in a folder").to_path_buf();
+    let lists = move |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| e.to_string());
+    let text = std::fs::read_to_string(path).unwrap();
+    gpes_query::parse_with(&path.display().to_string(), &text, &lists).unwrap()
+}
 
 fn examples() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries");
@@ -18,8 +26,7 @@ fn examples() -> Vec<PathBuf> {
 #[test]
 fn every_example_is_explained() {
     for path in examples() {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let spec = parse(&path.display().to_string(), &text).unwrap();
+        let spec = parse_example(&path);
         let words = spec.explain();
         assert!(!words.trim().is_empty(), "{}", path.display());
         assert!(words.contains(&spec.title), "{}", path.display());
@@ -56,13 +63,13 @@ fn every_example_is_explained() {
 #[test]
 fn dm020_reads_as_business_rules() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/dm020.yaml");
-    let spec = parse("dm020.yaml", &std::fs::read_to_string(path).unwrap()).unwrap();
+    let spec = parse_example(&path);
     let words = spec.explain();
     for line in [
         "DM020 — Diabetes: IFCC-HbA1c 58 mmol/mol or less in the preceding 12 months",
         "  PPED (payment period end date): 31 March 2025 unless the collection says otherwise.",
-        "  DM_COD: 3 SNOMED CT codes.",
-        "  IFCCHBAM_COD (IFCC HbA1c): 1 SNOMED CT code.",
+        "  DM_COD (diabetes mellitus): 79 SNOMED CT codes, the code list of reference set 999004691000230108 (version copied 2025-10).",
+        "  IFCCHBAM_COD (IFCC HbA1c monitoring range): 3 SNOMED CT codes, the code list of reference set 999003251000230103 (version copied 2025-10).",
         "  REG: whether the patient is registered (regular registration) on PPED.",
         "  DMLAT_DAT: the date of the latest DM_COD code on or before PPED.",
         "  AGE: the patient's age in whole years on PPED.",
@@ -70,7 +77,9 @@ fn dm020_reads_as_business_rules() {
         "    1. If DMLAT_DAT is recorded and (DMRES_DAT is not recorded or DMRES_DAT is before DMLAT_DAT): go on to the next rule; otherwise leave them out.",
         "    2. If AGE is under 17: leave them out; otherwise include them.",
         "  DM020_DEN starts from the patients in DM_REG.",
-        "    2. If REG_DAT is after 3 months before PPED: leave them out; otherwise go on to the next rule.",
+        "    1. If (MOD_DAT is recorded and (MILD_DAT is not recorded or MILD_DAT is on or before MOD_DAT)) or (SEV_DAT is recorded and (MILD_DAT is not recorded or MILD_DAT is on or before SEV_DAT)): leave them out; otherwise go on to the next rule.",
+        "    8. If (IFCC_VAL is over 58 and DMINVITE1_DAT is after IFCC_DAT and DMINVITE2_DAT is recorded) or (DMINVITE1_DAT is recorded and DMINVITE2_DAT is recorded and IFCC_DAT is not recorded): leave them out; otherwise go on to the next rule.",
+        "    10. If REG_DAT is after 9 months before PPED: leave them out; otherwise include them.",
         "  A count of patients in DM_REG, DM020_DEN and DM020_NUM.",
     ] {
         assert!(words.contains(line), "missing {line:?} in\n{words}");
@@ -127,7 +136,7 @@ output:
 
 #[test]
 fn sentences_for_each_kind_of_condition() {
-    let spec = parse("small.yaml", SMALL).unwrap_or_else(|e| panic!("{e}"));
+    let spec = gpes_query::parse("small.yaml", SMALL).unwrap_or_else(|e| panic!("{e}"));
     let words = spec.explain();
     let expected = [
         "Parameters",
@@ -169,7 +178,7 @@ fn sentences_for_each_kind_of_condition() {
 #[test]
 fn aggregate_breakdown_in_words() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/flu65.yaml");
-    let spec = parse("flu65.yaml", &std::fs::read_to_string(path).unwrap()).unwrap();
+    let spec = parse_example(&path);
     let words = spec.explain();
     assert!(
         words.contains(
@@ -178,4 +187,19 @@ fn aggregate_breakdown_in_words() {
         "{words}"
     );
     assert!(words.contains("    1. If VACC is true: include them; otherwise leave them out."));
+}
+
+#[test]
+fn ast007_reads_as_business_rules() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/queries/ast007.yaml");
+    let words = parse_example(&path).explain();
+    for line in [
+        "  PLAN_ON_REV: whether there is any WRITPASTP_COD code on REV_DAT.",
+        "  CONTROL_BY_REV: whether there is any ASTCONTASS_COD code between 1 month before REV_DAT and REV_DAT.",
+        "    1. If REV_DAT is recorded and PLAN_ON_REV is true and CONTROL_BY_REV is true and EXAC_BY_REV is true: include them; otherwise go on to the next rule.",
+        "    5. If ASTINVITE1_DAT is recorded and ASTINVITE2_DAT is recorded: leave them out; otherwise go on to the next rule.",
+        "    7. If REG_DAT is after 3 months before PPED: leave them out; otherwise include them.",
+    ] {
+        assert!(words.contains(line), "missing {line:?} in\n{words}");
+    }
 }

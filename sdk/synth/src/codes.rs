@@ -56,8 +56,61 @@ pub const HBA1C_IFCC: u64 = 999791000000106;
 pub const SYSTOLIC_BP: u64 = 271649006;
 /// Diastolic blood pressure (observable entity); value in mm[Hg].
 pub const DIASTOLIC_BP: u64 = 271650006;
-/// Seasonal influenza vaccination (procedure).
-pub const FLU_VACCINATION: u64 = 822851000000102;
+/// Administration of first inactivated seasonal influenza vaccination
+/// (procedure): in QOF's FLU_COD (20250912), which has no plain "seasonal
+/// influenza vaccination" (822851000000102, written here before).
+pub const FLU_VACCINATION: u64 = 985151000000100;
+/// Seasonal influenza vaccination given by pharmacist (situation); FLU_COD.
+pub const FLU_BY_PHARMACIST: u64 = 955691000000108;
+/// Angina (disorder); QOF's `CHD_COD`.
+pub const ANGINA: u64 = 194828000;
+/// Myocardial infarction (disorder); `CHD_COD`.
+pub const MYOCARDIAL_INFARCTION: u64 = 22298006;
+/// Ischemic heart disease (disorder); `CHD_COD`.
+pub const ISCHAEMIC_HEART_DISEASE: u64 = 414545008;
+/// Atrial fibrillation (disorder); QOF's `AFIB_COD`.
+pub const ATRIAL_FIBRILLATION: u64 = 49436004;
+/// Paroxysmal atrial fibrillation (disorder); `AFIB_COD`.
+pub const PAROXYSMAL_AF: u64 = 282825002;
+/// Atrial fibrillation resolved (finding); `AFIBRES_COD`.
+pub const AF_RESOLVED: u64 = 196371000000102;
+/// Asthma annual review (regime/therapy); QOF's `REV_COD`.
+pub const ASTHMA_REVIEW: u64 = 394700004;
+/// Asthma monitoring check done (regime/therapy); `REV_COD`.
+pub const ASTHMA_MONITORING: u64 = 270442000;
+/// Asthma self-management plan agreed (procedure); `WRITPASTP_COD`.
+pub const ASTHMA_PLAN: u64 = 811921000000103;
+/// Asthma control test score (observable entity); `ASTCONTASS_COD`.
+pub const ASTHMA_CONTROL_TEST: u64 = 443117005;
+/// Number of asthma exacerbations in past year (observable entity);
+/// `ASTEXACB_COD`.
+pub const ASTHMA_EXACERBATIONS: u64 = 366874008;
+/// Excepted from asthma quality indicators - patient unsuitable;
+/// `ASTPCAPU_COD`.
+pub const ASTHMA_PCA_UNSUITABLE: u64 = 717291000000103;
+/// Asthma monitoring refused (situation); `ASTMONDEC_COD`.
+pub const ASTHMA_MONITORING_DECLINED: u64 = 763221007;
+/// Excepted from asthma quality indicators - informed dissent;
+/// `ASTPCADEC_COD`.
+pub const ASTHMA_PCA_DECLINED: u64 = 716491000000100;
+/// Asthma monitoring call first letter (procedure); `ASTINVITE_COD`.
+pub const ASTHMA_INVITATION: u64 = 185731000;
+/// Serum fructosamine level (observable entity); QOF's `SERFRUC_COD`.
+pub const SERUM_FRUCTOSAMINE: u64 = 1006751000000102;
+/// Patient on maximal tolerated therapy for diabetes; `DMMAX_COD`.
+pub const MAXIMAL_DIABETES_THERAPY: u64 = 407569005;
+/// Excepted from diabetes quality indicators - patient unsuitable;
+/// `DMPCAPU_COD`.
+pub const DIABETES_PCA_UNSUITABLE: u64 = 717421000000100;
+/// Excepted from diabetes quality indicators - informed dissent;
+/// `DMPCADEC_COD`.
+pub const DIABETES_PCA_DECLINED: u64 = 716031000000106;
+/// Blood test declined (situation); `BLDTESTDEC_COD`.
+pub const BLOOD_TEST_DECLINED: u64 = 116471000119100;
+/// Diabetes monitoring invitation (procedure); `DMINVITE_COD`.
+pub const DIABETES_INVITATION: u64 = 310425007;
+/// Diabetes monitoring first letter (procedure); `DMINVITE_COD`.
+pub const DIABETES_FIRST_LETTER: u64 = 185756006;
 /// Dissent from secondary use of general practitioner patient identifiable
 /// data (finding): the "Type 1 opt-out" (Read v2 `9Nu0.`).
 pub const TYPE_1_OPT_OUT: u64 = 827241000000103;
@@ -113,7 +166,7 @@ pub const UNIT_CM: &str = "cm";
 pub const UNIT_KG_PER_M2: &str = "kg/m2";
 
 /// Every SNOMED CT concept id above.
-pub const SNOMED: [u64; 35] = [
+pub const SNOMED: [u64; 58] = [
     DIABETES,
     DIABETES_TYPE_2,
     DIABETES_TYPE_1,
@@ -149,6 +202,29 @@ pub const SNOMED: [u64; 35] = [
     MILD_FRAILTY,
     MODERATE_FRAILTY,
     SEVERE_FRAILTY,
+    FLU_BY_PHARMACIST,
+    ANGINA,
+    MYOCARDIAL_INFARCTION,
+    ISCHAEMIC_HEART_DISEASE,
+    ATRIAL_FIBRILLATION,
+    PAROXYSMAL_AF,
+    AF_RESOLVED,
+    ASTHMA_REVIEW,
+    ASTHMA_MONITORING,
+    ASTHMA_PLAN,
+    ASTHMA_CONTROL_TEST,
+    ASTHMA_EXACERBATIONS,
+    ASTHMA_PCA_UNSUITABLE,
+    ASTHMA_MONITORING_DECLINED,
+    ASTHMA_PCA_DECLINED,
+    ASTHMA_INVITATION,
+    SERUM_FRUCTOSAMINE,
+    MAXIMAL_DIABETES_THERAPY,
+    DIABETES_PCA_UNSUITABLE,
+    DIABETES_PCA_DECLINED,
+    BLOOD_TEST_DECLINED,
+    DIABETES_INVITATION,
+    DIABETES_FIRST_LETTER,
 ];
 
 /// Every dm+d code above.

@@ -77,7 +77,7 @@ const UK_CORE: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-";
 /// them. The Read codes are the commonly used ones, written from memory and
 /// not checked against the Read browser: they are there so that a reader
 /// must choose the SNOMED CT coding, and nothing maps them.
-const TERMS: [(u64, &str, Option<&str>); 35] = [
+const TERMS: [(u64, &str, Option<&str>); 58] = [
     (DIABETES, "Diabetes mellitus", Some("C10..")),
     (DIABETES_TYPE_2, "Type 2 diabetes mellitus", Some("C10F.")),
     (DIABETES_TYPE_1, "Type 1 diabetes mellitus", Some("C10E.")),
@@ -99,7 +99,7 @@ const TERMS: [(u64, &str, Option<&str>); 35] = [
     (DIASTOLIC_BP, "Diastolic blood pressure", Some("246A.")),
     (
         FLU_VACCINATION,
-        "Seasonal influenza vaccination",
+        "Administration of first inactivated seasonal influenza vaccination",
         Some("65ED."),
     ),
     (
@@ -149,6 +149,69 @@ const TERMS: [(u64, &str, Option<&str>); 35] = [
     (MILD_FRAILTY, "Mild frailty", None),
     (MODERATE_FRAILTY, "Moderate frailty", None),
     (SEVERE_FRAILTY, "Severe frailty", None),
+    (
+        FLU_BY_PHARMACIST,
+        "Seasonal influenza vaccination given by pharmacist",
+        None,
+    ),
+    (ANGINA, "Angina", None),
+    (MYOCARDIAL_INFARCTION, "Myocardial infarction", None),
+    (ISCHAEMIC_HEART_DISEASE, "Ischaemic heart disease", None),
+    (ATRIAL_FIBRILLATION, "Atrial fibrillation", None),
+    (PAROXYSMAL_AF, "Paroxysmal atrial fibrillation", None),
+    (AF_RESOLVED, "Atrial fibrillation resolved", None),
+    (ASTHMA_REVIEW, "Asthma annual review", None),
+    (ASTHMA_MONITORING, "Asthma monitoring check done", None),
+    (ASTHMA_PLAN, "Asthma self-management plan agreed", None),
+    (ASTHMA_CONTROL_TEST, "Asthma control test score", None),
+    (
+        ASTHMA_EXACERBATIONS,
+        "Number of asthma exacerbations in past year",
+        None,
+    ),
+    (
+        ASTHMA_PCA_UNSUITABLE,
+        "Excepted from asthma quality indicators - patient unsuitable",
+        None,
+    ),
+    (
+        ASTHMA_MONITORING_DECLINED,
+        "Asthma monitoring refused",
+        None,
+    ),
+    (
+        ASTHMA_PCA_DECLINED,
+        "Excepted from asthma quality indicators - informed dissent",
+        None,
+    ),
+    (
+        ASTHMA_INVITATION,
+        "Asthma monitoring call first letter",
+        None,
+    ),
+    (SERUM_FRUCTOSAMINE, "Serum fructosamine level", None),
+    (
+        MAXIMAL_DIABETES_THERAPY,
+        "Patient on maximal tolerated therapy for diabetes",
+        None,
+    ),
+    (
+        DIABETES_PCA_UNSUITABLE,
+        "Excepted from diabetes quality indicators - patient unsuitable",
+        None,
+    ),
+    (
+        DIABETES_PCA_DECLINED,
+        "Excepted from diabetes quality indicators - informed dissent",
+        None,
+    ),
+    (BLOOD_TEST_DECLINED, "Blood test declined", None),
+    (DIABETES_INVITATION, "Diabetes monitoring invitation", None),
+    (
+        DIABETES_FIRST_LETTER,
+        "Diabetes monitoring first letter",
+        None,
+    ),
 ];
 
 /// dm+d terms, the unit of a quantity and a dosage text.
@@ -192,8 +255,13 @@ fn event_resource(e: &Event) -> EventResource {
         | DIABETES_TYPE_2
         | HYPERTENSION
         | ESSENTIAL_HYPERTENSION
-        | ASTHMA => EventResource::Condition,
-        FLU_VACCINATION => EventResource::Immunization,
+        | ASTHMA
+        | ANGINA
+        | MYOCARDIAL_INFARCTION
+        | ISCHAEMIC_HEART_DISEASE
+        | ATRIAL_FIBRILLATION
+        | PAROXYSMAL_AF => EventResource::Condition,
+        FLU_VACCINATION | FLU_BY_PHARMACIST => EventResource::Immunization,
         _ => EventResource::Observation,
     }
 }

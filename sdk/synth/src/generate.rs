@@ -91,12 +91,14 @@ pub fn generate(config: &PracticeConfig) -> Practice {
         let rng = Rng::stream(config.seed, i as u64 + 1);
         let care = Rng::stream(config.seed ^ CARE_STREAMS, i as u64 + 1);
         let frailty = Rng::stream(config.seed ^ FRAILTY_STREAMS, i as u64 + 1);
+        let more = Rng::stream(config.seed ^ MORE_STREAMS, i as u64 + 1);
         let id = format!("p{:06}", i + 1);
         let nhs_number = nhs.next();
         PatientGen {
             rng,
             care,
             frailty,
+            more,
             id,
             reference: to_days(config.reference_date),
             practice: &config.practice,
@@ -117,6 +119,10 @@ const CARE_STREAMS: u64 = 0x6879_7030_3038_0001;
 
 /// Keys the per-patient streams of frailty codes apart from the others.
 const FRAILTY_STREAMS: u64 = 0x6672_6169_6c74_7902;
+
+/// Keys the per-patient streams of the records added for the CHD, AF,
+/// asthma review and diabetes care rules apart from the others.
+const MORE_STREAMS: u64 = 0x6d6f_7265_7175_6f03;
 
 /// Unique NHS numbers in the test range 999 000 000x to 999 999 999x, which
 /// NHS England never issues to a person, drawn from their own stream.
@@ -163,6 +169,10 @@ struct PatientGen<'a> {
     care: Rng,
     /// A stream of its own for frailty codes, for the same reason.
     frailty: Rng,
+    /// A stream of its own for coronary heart disease, atrial
+    /// fibrillation, asthma reviews, diabetes care records and where a flu
+    /// vaccination was given, for the same reason.
+    more: Rng,
     id: String,
     reference: i64,
     practice: &'a str,
@@ -569,6 +579,10 @@ impl PatientGen<'_> {
         }
 
         self.frailty_codes(age);
+        self.heart_conditions(age);
+        if diabetic {
+            self.diabetes_care(first_event);
+        }
 
         // Asthma.
         let asthma = self.condition(asthma_rate(age), ASTHMA_RESOLVED_SHARE);
@@ -595,6 +609,11 @@ impl PatientGen<'_> {
                     self.repeats(SALBUTAMOL_INHALER, 75, &[200.0, 400.0], diagnosed);
                 }
             }
+        }
+        if asthmatic {
+            self.asthma_care();
+        } else if asthma == Condition::None {
+            self.new_asthma(age);
         }
 
         // Seasonal flu vaccination, this season and last.
@@ -624,7 +643,12 @@ impl PatientGen<'_> {
                 // Most in September to November: the square of a uniform.
                 let u = self.rng.unit();
                 let d = start + ((last - start) as f64 * u * u) as i64;
-                self.event(d, FLU_VACCINATION, None, None);
+                let code = if self.more.chance(0.2) {
+                    FLU_BY_PHARMACIST
+                } else {
+                    FLU_VACCINATION
+                };
+                self.event(d, code, None, None);
             }
         }
 
@@ -891,6 +915,193 @@ impl PatientGen<'_> {
             };
             if first + gap <= end {
                 self.event(first + gap, HYPERTENSION_INVITATION, None, None);
+            }
+        }
+    }
+
+    /// Coronary heart disease (about 3% of all ages, most over 65) and
+    /// atrial fibrillation (about 2%, most over 75), from the `more`
+    /// stream; a twentieth of atrial fibrillation is later coded resolved,
+    /// a third of those coded again after.
+    fn heart_conditions(&mut self, age: i32) {
+        let end = self.observed_until;
+        let chd = match age {
+            ..35 => 0.0005,
+            35..45 => 0.005,
+            45..55 => 0.02,
+            55..65 => 0.05,
+            65..75 => 0.10,
+            _ => 0.16,
+        };
+        if self.more.chance(chd) {
+            let lo = self.years_after_birth(age.min(30)).max(end - 25 * YEAR);
+            let day = self.more.range(lo.min(end), end);
+            let code = [ANGINA, MYOCARDIAL_INFARCTION, ISCHAEMIC_HEART_DISEASE]
+                [self.more.range(0, 2) as usize];
+            self.event(day, code, None, None);
+        }
+        let af = match age {
+            ..50 => 0.001,
+            50..65 => 0.01,
+            65..75 => 0.05,
+            75..85 => 0.10,
+            _ => 0.15,
+        };
+        if self.more.chance(af) {
+            let lo = self.years_after_birth(age.min(40)).max(end - 15 * YEAR);
+            let day = self.more.range(lo.min(end), end);
+            let code = if self.more.chance(0.3) {
+                PAROXYSMAL_AF
+            } else {
+                ATRIAL_FIBRILLATION
+            };
+            self.event(day, code, None, None);
+            if day < end && self.more.chance(0.05) {
+                let resolved = self.more.range(day + 1, end);
+                self.event(resolved, AF_RESOLVED, None, None);
+                if resolved < end && self.more.chance(0.33) {
+                    let again = self.more.range(resolved + 1, end);
+                    self.event(again, PAROXYSMAL_AF, None, None);
+                }
+            }
+        }
+    }
+
+    /// The records AST007 reads for an asthmatic, from the `more` stream:
+    /// a review in the last year for 55%, with the written plan that day
+    /// for most (the day after for a few), the control test and the number
+    /// of exacerbations in the weeks up to it for most; exceptions (2%
+    /// each); two invitations for half of those not reviewed (a few within
+    /// a week, which do not count as two).
+    fn asthma_care(&mut self) {
+        let end = self.observed_until;
+        let year_start = (end - YEAR + 1).max(self.dob);
+        if year_start > end {
+            return;
+        }
+        let reviewed = self.more.chance(0.55);
+        if reviewed {
+            let day = self.more.range(year_start, end);
+            let code = if self.more.chance(0.5) {
+                ASTHMA_REVIEW
+            } else {
+                ASTHMA_MONITORING
+            };
+            self.event(day, code, None, None);
+            let u = self.more.unit();
+            if u < 0.85 {
+                self.event(day, ASTHMA_PLAN, None, None);
+            } else if u < 0.90 && day < end {
+                self.event(day + 1, ASTHMA_PLAN, None, None);
+            }
+            if self.more.chance(0.85) {
+                let d = (day - self.more.range(0, 40)).max(self.dob);
+                let score = 10.0 + self.more.range(0, 15) as f64;
+                self.reading(d, ASTHMA_CONTROL_TEST, score, "{score}");
+            }
+            if self.more.chance(0.90) {
+                let d = (day - self.more.range(0, 10)).max(self.dob);
+                let n = self.more.range(0, 3) as f64;
+                self.reading(d, ASTHMA_EXACERBATIONS, n, "{count}");
+            }
+        }
+        for code in [
+            ASTHMA_PCA_UNSUITABLE,
+            ASTHMA_MONITORING_DECLINED,
+            ASTHMA_PCA_DECLINED,
+        ] {
+            if self.more.chance(0.02) {
+                let d = self.more.range(year_start, end);
+                self.event(d, code, None, None);
+            }
+        }
+        if !reviewed && self.more.chance(0.5) {
+            let first = self.more.range(year_start, end);
+            self.event(first, ASTHMA_INVITATION, None, None);
+            let gap = if self.more.chance(0.15) {
+                self.more.range(1, 6)
+            } else {
+                self.more.range(7, 60)
+            };
+            if first + gap <= end {
+                self.event(first + gap, ASTHMA_INVITATION, None, None);
+            }
+        }
+    }
+
+    /// A new asthma diagnosis in the last three months, with a reliever
+    /// prescribed, for 0.3% of those aged 6 or over without asthma (so
+    /// that AST007's new-diagnosis rule meets someone).
+    fn new_asthma(&mut self, age: i32) {
+        let end = self.observed_until;
+        if age < 6 || !self.more.chance(0.003) {
+            return;
+        }
+        let day = self.more.range((end - 85).max(self.dob), end);
+        self.event(day, ASTHMA, None, None);
+        self.medication(day, SALBUTAMOL_INHALER, 200.0);
+    }
+
+    /// The records DM020 reads beyond the HbA1c of an active diabetic,
+    /// from the `more` stream: a serum fructosamine (mostly for those with
+    /// no HbA1c in the year), maximal therapy for some above target,
+    /// exceptions (mostly for those not at target), and invitations (for
+    /// most of those with no HbA1c in the year, some above target after
+    /// their reading, and now and then anyone).
+    fn diabetes_care(&mut self, first_event: usize) {
+        let end = self.observed_until;
+        let year_start = (end - YEAR + 1).max(self.dob);
+        if year_start > end {
+            return;
+        }
+        let latest = self.out.events[first_event..]
+            .iter()
+            .filter(|e| e.code == HBA1C_IFCC)
+            .map(|e| (to_days(e.date), e.value.unwrap_or(f64::NAN)))
+            .filter(|(d, _)| *d >= year_start)
+            .max_by_key(|(d, _)| *d);
+        let at_target = latest.is_some_and(|(_, v)| v <= 58.0);
+        if self.more.chance(if latest.is_none() { 0.3 } else { 0.01 }) {
+            let d = self.more.range(year_start, end);
+            let v = 250.0 + self.more.range(0, 150) as f64;
+            self.reading(d, SERUM_FRUCTOSAMINE, v, "umol/L");
+        }
+        if latest.is_some() && !at_target && self.more.chance(0.10) {
+            let d = self.more.range(year_start, end);
+            self.event(d, MAXIMAL_DIABETES_THERAPY, None, None);
+        }
+        let share = if at_target { 0.004 } else { 0.025 };
+        for code in [
+            DIABETES_PCA_UNSUITABLE,
+            BLOOD_TEST_DECLINED,
+            DIABETES_PCA_DECLINED,
+        ] {
+            if self.more.chance(share) {
+                let d = self.more.range(year_start, end);
+                self.event(d, code, None, None);
+            }
+        }
+        let from = match latest {
+            None if self.more.chance(0.6) => Some(year_start),
+            Some((d, _)) if !at_target && self.more.chance(0.3) => Some(d + 1),
+            _ if self.more.chance(0.03) => Some(year_start),
+            _ => None,
+        };
+        if let Some(from) = from.filter(|f| *f <= end) {
+            let first = self.more.range(from, end);
+            let code = if self.more.chance(0.5) {
+                DIABETES_INVITATION
+            } else {
+                DIABETES_FIRST_LETTER
+            };
+            self.event(first, code, None, None);
+            let gap = if self.more.chance(0.15) {
+                self.more.range(1, 6)
+            } else {
+                self.more.range(7, 60)
+            };
+            if first + gap <= end {
+                self.event(first + gap, DIABETES_INVITATION, None, None);
             }
         }
     }

@@ -273,7 +273,9 @@ pub(crate) fn compute(p: &Practice) -> Stats {
             HBA1C_IFCC => later(&mut a.hba1c, d, e.value.unwrap_or(f64::NAN)),
             SYSTOLIC_BP => later(&mut a.systolic, d, e.value.unwrap_or(f64::NAN)),
             DIASTOLIC_BP => later(&mut a.diastolic, d, e.value.unwrap_or(f64::NAN)),
-            FLU_VACCINATION => a.flu_this_season |= d >= season_start && d <= reference,
+            FLU_VACCINATION | FLU_BY_PHARMACIST => {
+                a.flu_this_season |= d >= season_start && d <= reference
+            }
             TYPE_1_OPT_OUT => a.opted_out = true,
             _ => {}
         }

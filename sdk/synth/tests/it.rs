@@ -57,7 +57,7 @@ fn a_seed_means_the_same_practice_forever() {
     assert_eq!(digest, PINNED_SEED_7, "{h:#?}");
 }
 
-const PINNED_SEED_7: &str = "551693db958449530936ec2ee634f41d4fc67a3235755e8d56731f08415e727a";
+const PINNED_SEED_7: &str = "362df6ddcc3afaa4c4a62f0d9092971e18e4efdbc6b7e32b9d5d09885de1e04d";
 
 fn within(name: &str, got: f64, lo: f64, hi: f64) {
     assert!(

@@ -347,6 +347,11 @@ async fn every_example_query_answers_the_same_over_fhir_and_csv() {
         ("hyp_reg.yaml", "HYP_REG"),
         ("ast_reg.yaml", "AST_REG"),
         ("dm020.yaml", "DM020_NUM"),
+        ("chd001.yaml", "CHD_REG"),
+        ("af001.yaml", "AF_REG"),
+        ("ast007.yaml", "AST007_NUM"),
+        ("smok002.yaml", "SMOK002_NUM"),
+        ("flu.yaml", "VACCINATED_AT_RISK"),
     ] {
         let n = csv[file].count(population);
         assert!(n.is_some_and(|n| n > 20), "{file}: {:?}", csv[file]);

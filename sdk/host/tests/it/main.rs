@@ -7,6 +7,7 @@ mod extraction;
 mod fhir;
 mod fingerprint;
 mod misbehaviour;
+mod patient_json;
 mod python;
 mod queries;
 mod signing;
