@@ -544,6 +544,54 @@ pub async fn report_failure(
 /// site buffered is never dropped. The extract is stored as its agent
 /// sealed it, in the protocol `version` it spoke (readers go through
 /// `gpes_protocol::v1::read_stored_extract`).
+/// Whether an upload is already settled: refused because the agent never
+/// held the job, or answered by the result stored before (the same hash
+/// acknowledged again, another refused). `None`: it may be stored.
+async fn settled(
+    conn: &mut sqlx::AnyConnection,
+    agent_id: &str,
+    upload: &UploadRequest,
+) -> Result<Option<Result<Receipt, Refusal>>, Refusal> {
+    let held: Option<(String,)> =
+        sqlx::query_as("SELECT agent_id FROM job_agents WHERE job_id = $1 AND agent_id = $2")
+            .bind(&upload.job_id)
+            .bind(agent_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if held.is_none() {
+        // An unknown job says so, rather than "not yours".
+        job_context(&mut *conn, &upload.job_id).await?;
+        return Ok(Some(Err(Refusal::NotYourJob {
+            job: upload.job_id.clone(),
+            agent: agent_id.to_owned(),
+        })));
+    }
+    let stored: Option<(String, i64)> =
+        sqlx::query_as("SELECT extract_hash, stored_ms FROM results WHERE job_id = $1")
+            .bind(&upload.job_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((hash, stored_ms)) = stored else {
+        return Ok(None);
+    };
+    let hash: ContentHash = hash
+        .parse()
+        .map_err(|e| Refusal::Store(format!("stored hash does not read: {e}")))?;
+    Ok(Some(if hash == upload.extract_hash {
+        Ok(Receipt {
+            job_id: upload.job_id.clone(),
+            extract_hash: hash,
+            stored_ms: to_u64(stored_ms),
+        })
+    } else {
+        Err(Refusal::Conflict {
+            job: upload.job_id.clone(),
+            stored: hash,
+            offered: upload.extract_hash,
+        })
+    }))
+}
+
 pub async fn accept_upload(
     db: &Db,
     agent_id: &str,
@@ -551,43 +599,17 @@ pub async fn accept_upload(
     version: u32,
     now_ms: u64,
 ) -> Result<Receipt, Refusal> {
-    let mut tx = db.write().await?;
-    let job = job_context(&mut *tx, &upload.job_id).await?;
-    let held: Option<(String,)> =
-        sqlx::query_as("SELECT agent_id FROM job_agents WHERE job_id = $1 AND agent_id = $2")
-            .bind(&upload.job_id)
-            .bind(agent_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if held.is_none() {
-        return Err(Refusal::NotYourJob {
-            job: upload.job_id.clone(),
-            agent: agent_id.to_owned(),
-        });
-    }
-    let stored: Option<(String, i64)> =
-        sqlx::query_as("SELECT extract_hash, stored_ms FROM results WHERE job_id = $1")
-            .bind(&upload.job_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((hash, stored_ms)) = stored {
-        let hash: ContentHash = hash
-            .parse()
-            .map_err(|e| Refusal::Store(format!("stored hash does not read: {e}")))?;
-        return if hash == upload.extract_hash {
-            Ok(Receipt {
-                job_id: upload.job_id.clone(),
-                extract_hash: hash,
-                stored_ms: to_u64(stored_ms),
-            })
-        } else {
-            Err(Refusal::Conflict {
-                job: upload.job_id.clone(),
-                stored: hash,
-                offered: upload.extract_hash,
-            })
-        };
-    }
+    // The checks that cost (parsing the query, reading and re-hashing the
+    // extract) run before the write transaction, so the write lock (all
+    // of SQLite, the audit head on PostgreSQL) is held only for the
+    // writes; what they read is read again inside it.
+    let job = {
+        let mut conn = db.pool().acquire().await?;
+        if let Some(receipt) = settled(&mut conn, agent_id, upload).await? {
+            return receipt;
+        }
+        job_context(&mut *conn, &upload.job_id).await?
+    };
     let spec = gpes_query::parse("query", &job.query_source)
         .map_err(|e| Refusal::Store(format!("the stored query does not parse: {e}")))?;
     let parameters = job.parameters()?;
@@ -602,6 +624,11 @@ pub async fn accept_upload(
             output: &spec.output,
         },
     )?;
+    let mut tx = db.write().await?;
+    if let Some(receipt) = settled(&mut tx, agent_id, upload).await? {
+        return receipt;
+    }
+    let job = job_context(&mut *tx, &upload.job_id).await?;
     let late = to_i64(now_ms) > job.run_deadline_ms;
     sqlx::query(
         "INSERT INTO results (job_id, run_id, agent_id, extract, extract_hash, stored_ms, late) \
