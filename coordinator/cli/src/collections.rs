@@ -43,11 +43,20 @@ pub enum CollectionCommand {
         /// the coordinator's run_deadline_hours).
         #[arg(long)]
         deadline_hours: Option<u64>,
+        /// Make it as a draft: it does not run until activated.
+        #[arg(long)]
+        draft: bool,
     },
     /// List collections.
     List,
-    /// Run a collection now.
+    /// Run a collection now (it must be active).
     Run { id: String },
+    /// Activate a draft or paused collection: its schedule fires.
+    Activate { id: String },
+    /// Pause an active collection: nothing fires until it is activated.
+    Pause { id: String },
+    /// Retire a collection for good.
+    Retire { id: String },
 }
 
 fn parse_purpose(s: &str) -> Result<Purpose, String> {
@@ -73,6 +82,7 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
             purpose,
             data_class,
             deadline_hours,
+            draft,
         } => {
             let mut parameters = BTreeMap::new();
             for p in params {
@@ -106,6 +116,7 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
                         purpose: *purpose,
                         data_class: *data_class,
                         deadline_seconds: deadline_hours.map(|h| h.saturating_mul(3600)),
+                        draft: *draft,
                     },
                     TIMEOUT,
                 )
@@ -123,8 +134,9 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
             } else {
                 for c in cs {
                     println!(
-                        "{}\t{}\t{}:{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}:{}\t{}\t{}",
                         c.id,
+                        c.state.as_str(),
                         c.name,
                         c.query_ref.id,
                         c.query_ref.version,
@@ -132,6 +144,27 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
                         c.practices.join(",")
                     );
                 }
+            }
+        }
+        CollectionCommand::Activate { id }
+        | CollectionCommand::Pause { id }
+        | CollectionCommand::Retire { id } => {
+            let verb = match command {
+                CollectionCommand::Activate { .. } => "activate",
+                CollectionCommand::Pause { .. } => "pause",
+                _ => "retire",
+            };
+            let c: Collection = up
+                .post(
+                    &format!("/v1/collections/{}/{verb}", crate::encode(id)),
+                    &(),
+                    TIMEOUT,
+                )
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                println!("{} is {}", c.id, c.state.as_str());
             }
         }
         CollectionCommand::Run { id } => {

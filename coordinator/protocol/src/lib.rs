@@ -464,6 +464,30 @@ impl Targeting {
     }
 }
 
+/// Where a collection is in its life: a draft is made but does not run;
+/// an active one's schedule fires; a paused one fires nothing until it is
+/// active again; a retired one is over for good.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CollectionState {
+    Draft,
+    #[default]
+    Active,
+    Paused,
+    Retired,
+}
+
+impl CollectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectionState::Draft => "draft",
+            CollectionState::Active => "active",
+            CollectionState::Paused => "paused",
+            CollectionState::Retired => "retired",
+        }
+    }
+}
+
 /// A collection's query, named in the library.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -636,6 +660,9 @@ pub struct CreateCollectionRequest {
     /// jobs expire; the coordinator's default when absent.
     #[serde(default)]
     pub deadline_seconds: Option<u64>,
+    /// `draft` to make it without running it yet; active when absent.
+    #[serde(default)]
+    pub draft: bool,
 }
 
 /// A collection: a query, its parameters, when it runs and for whom.
@@ -655,6 +682,8 @@ pub struct Collection {
     pub data_class: DataClass,
     pub deadline_seconds: u64,
     pub created_ms: u64,
+    #[serde(default)]
+    pub state: CollectionState,
 }
 
 /// One firing of a collection.

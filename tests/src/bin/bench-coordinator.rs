@@ -222,6 +222,7 @@ async fn main() -> anyhow::Result<()> {
                 purpose: Purpose::Planning,
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,
+                draft: false,
             },
             TIMEOUT,
         )

@@ -380,6 +380,7 @@ async fn bench(agents: usize, postgres: Option<String>) -> anyhow::Result<()> {
                 purpose: Purpose::Planning,
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,
+                draft: false,
             },
             TIMEOUT,
         )

@@ -109,6 +109,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
                 purpose: Purpose::Payment,
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,
+                draft: false,
             },
             TIMEOUT,
         )

@@ -8,6 +8,7 @@ mod e2e;
 mod formats;
 mod hardening;
 mod independent;
+mod lifecycle;
 mod openapi;
 mod permissions;
 mod process;

@@ -111,6 +111,8 @@ struct Fixture {
     agent_b_dir: std::path::PathBuf,
     held_job: gpes_protocol::Job,
     spare_token: String,
+    /// A draft collection the lifecycle routes act on.
+    draft: String,
     _dirs: Vec<tempfile::TempDir>,
 }
 
@@ -197,6 +199,22 @@ async fn fixture() -> Fixture {
             .await
             .expect("upload");
     }
+    let draft: gpes_protocol::Collection = admin
+        .post(
+            "/v1/collections",
+            &json!({
+                "name": "a draft",
+                "query": gpes_tests::registered_count_query(),
+                "parameters": { "PPED": "2025-03-31" },
+                "practices": ["A81001"],
+                "purpose": "planning",
+                "data_class": "aggregate",
+                "draft": true,
+            }),
+            TIMEOUT,
+        )
+        .await
+        .expect("draft");
     // A run left waiting (to be cancelled), and a job agent A holds.
     let spare_run = coordinator.run_now(&collection).await.id;
     let polled = poll_as(&agent_a, &["A81001"]).await;
@@ -316,6 +334,7 @@ async fn fixture() -> Fixture {
         agent_b_dir: agent_dirs[1].clone(),
         held_job,
         spare_token: spare.token_id,
+        draft: draft.id,
         _dirs: dirs,
     }
 }
@@ -447,6 +466,29 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             "POST",
             "/v1/collections/{id}/run",
             format!("/v1/collections/{}/run", f.collection),
+            None,
+            roles(MANAGERS),
+        ),
+        // A draft's life: activated, paused, retired (the allowed after the
+        // first are told the state does not allow it, 409).
+        case(
+            "POST",
+            "/v1/collections/{id}/activate",
+            format!("/v1/collections/{}/activate", f.draft),
+            None,
+            roles(MANAGERS),
+        ),
+        case(
+            "POST",
+            "/v1/collections/{id}/pause",
+            format!("/v1/collections/{}/pause", f.draft),
+            None,
+            roles(MANAGERS),
+        ),
+        case(
+            "POST",
+            "/v1/collections/{id}/retire",
+            format!("/v1/collections/{}/retire", f.draft),
             None,
             roles(MANAGERS),
         ),

@@ -110,6 +110,7 @@ async fn collection(op: &Uplink, schedule: &str, practices: &[&str]) -> Collecti
             purpose: Purpose::Planning,
             data_class: DataClass::Aggregate,
             deadline_seconds: None,
+            draft: false,
         },
         TIMEOUT,
     )

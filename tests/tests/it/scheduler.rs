@@ -69,6 +69,7 @@ async fn collection(
         purpose: Purpose::Payment,
         data_class: DataClass::Aggregate,
         deadline_seconds: None,
+        draft: false,
     };
     let query = gpes_coordinator::domain::queries::check(&request.query).expect("query");
     let checked = validate(request, query, "2026-01-01", 72 * 3600).expect("valid");

@@ -158,6 +158,7 @@ impl Coordinator {
                     purpose: Purpose::Planning,
                     data_class: DataClass::Aggregate,
                     deadline_seconds: None,
+                    draft: false,
                 },
                 TIMEOUT,
             )

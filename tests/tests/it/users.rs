@@ -466,6 +466,7 @@ async fn record_level_results_are_an_audited_download_for_the_roles_allowed_it()
                 purpose: gpes_protocol::Purpose::DirectCare,
                 data_class: gpes_protocol::DataClass::PatientIdentifiable,
                 deadline_seconds: None,
+                draft: false,
             },
             TIMEOUT,
         )

@@ -4,7 +4,9 @@ use super::{Db, to_i64, to_u64};
 use crate::domain::Refusal;
 use crate::domain::collections::NewCollection;
 use gpes_canon::ContentHash;
-use gpes_protocol::{Collection, DataClass, Purpose, QueryRef, QuerySpec, Targeting};
+use gpes_protocol::{
+    Collection, CollectionState, DataClass, Purpose, QueryRef, QuerySpec, Targeting,
+};
 use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -22,10 +24,12 @@ struct CollectionRow {
     created_ms: i64,
     query_id: String,
     query_version: i64,
+    state: String,
 }
 
 const COLUMNS: &str = "id, name, query_canonical, query_hash, query_source, parameters, schedule, \
-                       purpose, data_class, deadline_seconds, created_ms, query_id, query_version";
+                       purpose, data_class, deadline_seconds, created_ms, query_id, query_version, \
+                       state";
 
 fn enum_text<T: serde::Serialize>(v: &T) -> Result<String, Refusal> {
     match serde_json::to_value(v).map_err(|e| Refusal::Store(e.to_string()))? {
@@ -71,6 +75,7 @@ impl CollectionRow {
             data_class: text_enum::<DataClass>(&self.data_class)?,
             deadline_seconds: to_u64(self.deadline_seconds),
             created_ms: to_u64(self.created_ms),
+            state: text_enum::<CollectionState>(&self.state)?,
         })
     }
 }
@@ -89,7 +94,7 @@ pub async fn create(
     let (version, _) = super::queries::push_in(&mut tx, db, &c.query, now_ms, who, false).await?;
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO collections ({COLUMNS}, output_shape) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     )))
     .bind(id)
     .bind(&c.name)
@@ -104,6 +109,7 @@ pub async fn create(
     .bind(to_i64(now_ms))
     .bind(&version.id)
     .bind(i64::from(version.version))
+    .bind(c.state.as_str())
     .bind(c.output_shape)
     .execute(&mut *tx)
     .await?;
@@ -198,11 +204,40 @@ pub async fn page(
     Ok((out, next))
 }
 
-/// Collections with a schedule, and the last time the scheduler
+/// Moves a collection to another state, with its audit entry.
+pub async fn set_state(
+    db: &Db,
+    id: &str,
+    to: CollectionState,
+    now_ms: u64,
+    who: &super::audit::Entry<'_>,
+) -> Result<Collection, Refusal> {
+    let mut tx = db.write().await?;
+    let found: Option<(String,)> = sqlx::query_as("SELECT state FROM collections WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((from,)) = found else {
+        return Err(Refusal::UnknownCollection(id.to_owned()));
+    };
+    crate::domain::collections::transition(id, text_enum(&from)?, to)?;
+    sqlx::query("UPDATE collections SET state = $2, state_ms = $3 WHERE id = $1")
+        .bind(id)
+        .bind(to.as_str())
+        .bind(to_i64(now_ms))
+        .execute(&mut *tx)
+        .await?;
+    super::audit::append(&mut tx, db, who, now_ms).await?;
+    tx.commit().await?;
+    get(db, id).await
+}
+
+/// Active collections with a schedule, and the last time the scheduler
 /// considered each.
 pub async fn scheduled(db: &Db) -> Result<Vec<(Collection, Option<u64>)>, Refusal> {
     let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT id, schedule_mark_ms FROM collections WHERE schedule <> '' ORDER BY id",
+        "SELECT id, schedule_mark_ms FROM collections WHERE schedule <> '' AND state = 'active' \
+         ORDER BY id",
     )
     .fetch_all(db.pool())
     .await?;

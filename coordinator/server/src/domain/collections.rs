@@ -3,7 +3,7 @@
 
 use super::queries::CheckedQuery;
 use super::{Refusal, check_practice_code};
-use gpes_protocol::{CreateCollectionRequest, DataClass, Targeting};
+use gpes_protocol::{CollectionState, CreateCollectionRequest, DataClass, Targeting};
 use gpes_schedule::Schedule;
 use std::collections::BTreeMap;
 
@@ -27,6 +27,8 @@ pub struct NewCollection {
     pub purpose: gpes_protocol::Purpose,
     pub data_class: DataClass,
     pub deadline_seconds: u64,
+    /// Draft or active, as made.
+    pub state: CollectionState,
 }
 
 /// Replaces `run-date` by the run's London date.
@@ -116,7 +118,32 @@ pub fn validate(
         purpose: request.purpose,
         data_class: request.data_class,
         deadline_seconds,
+        state: if request.draft {
+            CollectionState::Draft
+        } else {
+            CollectionState::Active
+        },
     })
+}
+
+/// Whether a collection may move from one state to another: a draft is
+/// activated; an active one is paused and a paused one activated again;
+/// anything but a retired one is retired. Nothing leaves retirement.
+pub fn transition(id: &str, from: CollectionState, to: CollectionState) -> Result<(), Refusal> {
+    use CollectionState::*;
+    let allowed = matches!(
+        (from, to),
+        (Draft, Active) | (Active, Paused) | (Paused, Active) | (Draft | Active | Paused, Retired)
+    );
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::CollectionState {
+            id: id.to_owned(),
+            state: from.as_str(),
+            what: format!("it cannot become {}", to.as_str()),
+        })
+    }
 }
 
 /// Targeting's shape: regions are commissioner codes, exclusions practice

@@ -56,6 +56,12 @@ pub enum Refusal {
     },
     #[error("collection '{0}' does not exist")]
     UnknownCollection(String),
+    #[error("collection '{id}' is {state}: {what}")]
+    CollectionState {
+        id: String,
+        state: &'static str,
+        what: String,
+    },
     #[error("query {0} is not in the library")]
     NoSuchQuery(String),
     #[error("user '{0}' does not exist")]

@@ -81,6 +81,7 @@ impl From<Refusal> for ApiError {
             Refusal::Conflict { .. }
             | Refusal::WrongState { .. }
             | Refusal::AlreadyRevoked(_)
+            | Refusal::CollectionState { .. }
             | Refusal::Exists(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             Refusal::HashMismatch { .. }
             | Refusal::BadExtract(_)

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gpes_pki::EnrollmentToken;
 use gpes_protocol::{
-    AgentInfo, AuditEntry, AuditVerification, Collection, CreateCollectionRequest,
+    AgentInfo, AuditEntry, AuditVerification, Collection, CollectionState, CreateCollectionRequest,
     CreateTokenRequest, CreateTokenResponse, EnrollRequest, EnrollResponse, Page, Practice,
     PracticeImportRequest, PracticeImportResponse, PracticeSetRequest, RecordsDownload,
     ResultOutput, RevokeResponse, Run, RunResults, RunSummary,
@@ -42,6 +42,9 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .route("/v1/collections/{id}", get(show_collection))
         .route("/v1/collections/{id}/run", post(run_now))
+        .route("/v1/collections/{id}/activate", post(activate_collection))
+        .route("/v1/collections/{id}/pause", post(pause_collection))
+        .route("/v1/collections/{id}/retire", post(retire_collection))
         .route("/v1/runs", get(list_runs))
         .route("/v1/runs/{id}", get(show_run))
         .route("/v1/runs/{id}/results", get(run_results))
@@ -307,12 +310,65 @@ async fn show_collection(
     Ok(Json(db::collections::get(&app.db, &id).await?))
 }
 
+async fn set_state(
+    app: &App,
+    operator: &Operator,
+    id: &str,
+    to: CollectionState,
+) -> Result<Json<Collection>, ApiError> {
+    let action = format!(
+        "collection.{}",
+        match to {
+            CollectionState::Active => "activate",
+            CollectionState::Paused => "pause",
+            CollectionState::Retired => "retire",
+            CollectionState::Draft => "draft",
+        }
+    );
+    let who = operator.did(&action, id, serde_json::Value::Null);
+    Ok(Json(
+        db::collections::set_state(&app.db, id, to, app.now_ms(), &who).await?,
+    ))
+}
+
+async fn activate_collection(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Collection>, ApiError> {
+    set_state(&app, &operator, &id, CollectionState::Active).await
+}
+
+async fn pause_collection(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Collection>, ApiError> {
+    set_state(&app, &operator, &id, CollectionState::Paused).await
+}
+
+async fn retire_collection(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Collection>, ApiError> {
+    set_state(&app, &operator, &id, CollectionState::Retired).await
+}
+
 async fn run_now(
     State(app): State<Arc<App>>,
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Run>), ApiError> {
     let collection = db::collections::get(&app.db, &id).await?;
+    if collection.state != CollectionState::Active {
+        return Err(domain::Refusal::CollectionState {
+            id,
+            state: collection.state.as_str(),
+            what: "only an active collection runs (activate it first)".into(),
+        }
+        .into());
+    }
     let now = app.clock.now();
     let (run, _) = db::jobs::fire(
         &app.db,
