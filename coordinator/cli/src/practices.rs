@@ -122,7 +122,7 @@ pub async fn run(up: &Uplink, json: bool, command: &PracticeCommand) -> anyhow::
             let p: Practice = up
                 .get(&format!("/v1/practices/{}", encode(code)), TIMEOUT)
                 .await?;
-            println!("{}", serde_json::to_string_pretty(&p)?);
+            print_practice(json, &p)?;
         }
         PracticeCommand::Set {
             code,
@@ -141,9 +141,30 @@ pub async fn run(up: &Uplink, json: bool, command: &PracticeCommand) -> anyhow::
                     TIMEOUT,
                 )
                 .await?;
-            println!("{}", serde_json::to_string_pretty(&p)?);
+            print_practice(json, &p)?;
         }
     }
+    Ok(())
+}
+
+fn print_practice(json: bool, p: &Practice) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(p)?);
+        return Ok(());
+    }
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    println!("practice         {} {}", p.code, p.name);
+    println!("region           {}", p.region);
+    println!(
+        "status           {}{}",
+        p.status.as_str(),
+        if p.test { " (test practice)" } else { "" }
+    );
+    println!("opened           {}", show(&p.open_date));
+    println!("closed           {}", show(&p.close_date));
+    println!("successor        {}", show(&p.successor));
+    println!("supplier         {}", show(&p.supplier));
+    println!("clinical system  {}", show(&p.clinical_system));
     Ok(())
 }
 

@@ -144,6 +144,13 @@ async fn a_token_is_shown_once_works_until_revoked_and_its_use_is_recorded() {
     );
     assert_eq!(status, 403, "{message}");
     assert!(message.contains("collection-manager"), "{message}");
+    // The refusal is logged under her name.
+    let logged: Vec<(String,)> =
+        sqlx::query_as("SELECT actor FROM refusals WHERE route = 'GET /v1/audit'")
+            .fetch_all(coordinator.running.db.pool())
+            .await
+            .expect("refusals");
+    assert_eq!(logged, [("alice".to_string(),)]);
 
     // Revoked: refused from then on.
     let revoked: UserToken = admin

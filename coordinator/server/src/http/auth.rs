@@ -79,6 +79,20 @@ impl Operator {
     }
 }
 
+/// Who a request turned out to be from, for the refusals log: set by the
+/// permission layer, read by the layer around every request.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(Arc<std::sync::Mutex<Option<String>>>);
+
+impl CallerSlot {
+    pub fn set(&self, actor: &str) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(actor.to_owned());
+    }
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Who presents a credential, and what they hold.
 #[derive(Debug, Clone)]
 pub struct Identity {

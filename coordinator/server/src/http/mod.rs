@@ -182,6 +182,11 @@ async fn around(
         .extensions()
         .get::<auth::PeerAgent>()
         .map(|a| a.0.clone());
+    // Filled by the permission layer once it knows who is asking, so a
+    // refusal is logged under their name.
+    let caller = auth::CallerSlot::default();
+    let mut req = req;
+    req.extensions_mut().insert(caller.clone());
     let work = async move {
         let theirs = req
             .headers()
@@ -224,10 +229,12 @@ async fn around(
                 .get::<LoggedDetail>()
                 .map(|d| d.0.clone())
                 .unwrap_or_default();
-            let actor = agent.unwrap_or_else(|| match kind {
-                Listener::Agent => "agent".into(),
-                Listener::Operator => "operator".into(),
-            });
+            let actor = agent
+                .or_else(|| caller.get())
+                .unwrap_or_else(|| match kind {
+                    Listener::Agent => "agent".into(),
+                    Listener::Operator => "operator".into(),
+                });
             tracing::info!(status = status.as_u16(), %detail, "refused");
             let route = format!("{method} {path}");
             if let Err(e) = crate::db::refusals::record(

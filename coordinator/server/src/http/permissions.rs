@@ -97,6 +97,9 @@ async fn check(app: &App, req: Request) -> Result<Request, ApiError> {
     }
     let (mut parts, body) = req.into_parts();
     let identity = auth::identify(&parts, app).await?;
+    if let Some(slot) = parts.extensions.get::<auth::CallerSlot>() {
+        slot.set(&identity.actor);
+    }
     // Signing in is all some routes need (who am I), grants or none.
     let grant = match permission {
         SignedIn => "signed-in".to_owned(),
