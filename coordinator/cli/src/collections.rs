@@ -176,3 +176,31 @@ pub async fn run(up: &Uplink, json: bool, command: &CollectionCommand) -> anyhow
     }
     Ok(())
 }
+
+/// `gpesctl timetable`: every active collection's runs due in the coming
+/// weeks, soonest first (London time).
+pub async fn timetable(up: &Uplink, json: bool, weeks: u32) -> anyhow::Result<()> {
+    let entries: Vec<gpes_protocol::TimetableEntry> = up
+        .get(&format!("/v1/timetable?weeks={weeks}"), TIMEOUT)
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    println!(
+        "{:<26} {:<36} {:<30} practices",
+        "due (London)", "collection", "name"
+    );
+    for e in entries {
+        let practices = if e.practices.is_empty() {
+            e.practice_count.to_string()
+        } else {
+            e.practices.join(",")
+        };
+        println!(
+            "{:<26} {:<36} {:<30} {practices}",
+            e.due_local, e.collection_id, e.collection_name
+        );
+    }
+    Ok(())
+}

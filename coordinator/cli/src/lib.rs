@@ -104,6 +104,13 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Every active collection's runs due in the coming weeks (the runs
+    /// reaching your practices, for a practice's users).
+    Timetable {
+        /// How many weeks ahead (1 to 26).
+        #[arg(long, default_value_t = 4)]
+        weeks: u32,
+    },
     /// People: users, their role grants and their API tokens.
     User {
         #[command(subcommand)]
@@ -188,6 +195,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         Command::Audit { command } => audit::run(&connect::uplink(args)?, json, command).await,
         Command::User { command } => users::run(&connect::uplink(args)?, json, command).await,
         Command::Whoami => users::whoami(&connect::uplink(args)?, json).await,
+        Command::Timetable { weeks } => {
+            collections::timetable(&connect::uplink(args)?, json, *weeks).await
+        }
     }
 }
 

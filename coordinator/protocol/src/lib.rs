@@ -488,6 +488,22 @@ impl CollectionState {
     }
 }
 
+/// One upcoming run on the timetable (`GET /v1/timetable`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimetableEntry {
+    pub collection_id: String,
+    pub collection_name: String,
+    /// When it is due, Unix ms, and as London local time (RFC 3339).
+    pub due_ms: u64,
+    pub due_local: String,
+    /// The practices it would reach if it fired now.
+    pub practice_count: u64,
+    /// For a caller whose grants reach some practices only: which of
+    /// theirs it reaches (empty for operators, who see the count).
+    #[serde(default)]
+    pub practices: Vec<String>,
+}
+
 /// A collection's query, named in the library.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

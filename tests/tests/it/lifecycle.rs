@@ -121,3 +121,109 @@ async fn a_collection_runs_only_while_active() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timetable_lists_each_active_collections_coming_runs_for_whoever_it_reaches() {
+    let coordinator = Coordinator::start().await;
+    let admin = coordinator.operator();
+    let make = |name: &'static str, schedule: &'static str, practices: Vec<&'static str>| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .post::<_, Collection>(
+                    "/v1/collections",
+                    &json!({
+                        "name": name,
+                        "query": gpes_tests::registered_count_query(),
+                        "parameters": { "PPED": "2025-03-31" },
+                        "schedule": schedule,
+                        "practices": practices,
+                        "purpose": "planning",
+                        "data_class": "aggregate",
+                    }),
+                    TIMEOUT,
+                )
+                .await
+                .expect("collection")
+        }
+    };
+    // Mondays at 06:00 London time, over A81001 and B82002; daily over
+    // B82002 only; a paused one; one run by hand only.
+    let weekly = make("weekly", "0 6 * * 1", vec!["A81001", "B82002"]).await;
+    let daily = make("daily", "30 7 * * *", vec!["B82002"]).await;
+    let paused = make("paused", "0 6 * * *", vec!["A81001"]).await;
+    let _: Collection = admin
+        .post(
+            &format!("/v1/collections/{}/pause", paused.id),
+            &(),
+            TIMEOUT,
+        )
+        .await
+        .expect("pause");
+    make("by hand", "", vec!["A81001"]).await;
+
+    let all: Vec<gpes_protocol::TimetableEntry> = admin
+        .get("/v1/timetable?weeks=2", TIMEOUT)
+        .await
+        .expect("timetable");
+    let weekly_runs: Vec<&gpes_protocol::TimetableEntry> = all
+        .iter()
+        .filter(|e| e.collection_id == weekly.id)
+        .collect();
+    let daily_runs = all.iter().filter(|e| e.collection_id == daily.id).count();
+    assert_eq!(weekly_runs.len(), 2, "{all:?}");
+    assert!((14..=15).contains(&daily_runs), "{daily_runs}");
+    assert_eq!(all.len(), weekly_runs.len() + daily_runs, "{all:?}");
+    for e in &weekly_runs {
+        assert!(e.due_local.contains("T06:00:00"), "{}", e.due_local);
+        assert_eq!(e.practice_count, 2);
+        assert!(e.practices.is_empty(), "operators see counts");
+    }
+    assert!(
+        all.windows(2).all(|w| w[0].due_ms <= w[1].due_ms),
+        "soonest first"
+    );
+
+    // A practice's user sees the runs that reach their practice, and which.
+    let _: gpes_protocol::User = admin
+        .post("/v1/users", &json!({ "id": "pat", "name": "Pat" }), TIMEOUT)
+        .await
+        .expect("user");
+    let _: gpes_protocol::User = admin
+        .post(
+            "/v1/users/pat/grants",
+            &json!({ "role": "B1845", "scope": "A81001" }),
+            TIMEOUT,
+        )
+        .await
+        .expect("grant");
+    let token: gpes_protocol::CreateUserTokenResponse = admin
+        .post("/v1/users/pat/tokens", &json!({ "ttl_days": 1 }), TIMEOUT)
+        .await
+        .expect("token");
+    let pat = gpes_client::Uplink::new(
+        &coordinator.running.operator_addr.to_string(),
+        gpes_pki::operator_client_config(&coordinator.running.ca_pem).expect("tls"),
+    )
+    .expect("uplink")
+    .with_bearer(&token.secret);
+    let hers: Vec<gpes_protocol::TimetableEntry> = pat
+        .get("/v1/timetable?weeks=2", TIMEOUT)
+        .await
+        .expect("her timetable");
+    assert_eq!(hers.len(), 2, "{hers:?}");
+    assert!(
+        hers.iter()
+            .all(|e| e.collection_id == weekly.id && e.practices == ["A81001"])
+    );
+
+    for bad in ["weeks=0", "weeks=27", "weeks=x", "days=3"] {
+        let (code, _) = status(
+            admin
+                .get::<Value>(&format!("/v1/timetable?{bad}"), TIMEOUT)
+                .await
+                .expect_err(bad),
+        );
+        assert!(code == 400 || code == 422, "{bad}: {code}");
+    }
+}

@@ -492,6 +492,13 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             None,
             roles(MANAGERS),
         ),
+        case(
+            "GET",
+            "/v1/timetable",
+            "/v1/timetable",
+            None,
+            plus(OPERATORS, a_practice),
+        ),
         case("GET", "/v1/runs", "/v1/runs", None, roles(OPERATORS)),
         case(
             "GET",

@@ -220,6 +220,9 @@ pub enum Permission {
     /// a region.
     DownloadRecords,
     ViewPractices,
+    /// Upcoming runs: operators all of them, a practice's, region's or
+    /// supplier's users those reaching their practices.
+    ViewTimetable,
     ViewAudit,
 }
 
@@ -240,6 +243,7 @@ impl Permission {
             Permission::ViewResults => "read results",
             Permission::DownloadRecords => "download record-level results",
             Permission::ViewPractices => "see practices",
+            Permission::ViewTimetable => "see the timetable",
             Permission::ViewAudit => "read the audit trail",
         }
     }
@@ -274,8 +278,9 @@ fn reaches(role: Role, permission: Permission) -> Reaches {
         ) => Everything,
         (P::ViewAgents, Role::Supplier) => Scope,
         (P::ViewResults, Role::B1843 | Role::Commissioner) => Scope,
+        (P::ViewTimetable, Role::CollectionManager | Role::Viewer) => Everything,
         (
-            P::ViewPractices,
+            P::ViewPractices | P::ViewTimetable,
             Role::B1842
             | Role::B1843
             | Role::B1844

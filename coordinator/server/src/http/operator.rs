@@ -17,7 +17,7 @@ use gpes_protocol::{
     AgentInfo, AuditEntry, AuditVerification, Collection, CollectionState, CreateCollectionRequest,
     CreateTokenRequest, CreateTokenResponse, EnrollRequest, EnrollResponse, Page, Practice,
     PracticeImportRequest, PracticeImportResponse, PracticeSetRequest, RecordsDownload,
-    ResultOutput, RevokeResponse, Run, RunResults, RunSummary,
+    ResultOutput, RevokeResponse, Run, RunResults, RunSummary, TimetableEntry,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -45,6 +45,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/collections/{id}/activate", post(activate_collection))
         .route("/v1/collections/{id}/pause", post(pause_collection))
         .route("/v1/collections/{id}/retire", post(retire_collection))
+        .route("/v1/timetable", get(timetable))
         .route("/v1/runs", get(list_runs))
         .route("/v1/runs/{id}", get(show_run))
         .route("/v1/runs/{id}/results", get(run_results))
@@ -381,6 +382,88 @@ async fn run_now(
     .await?;
     app.jobs_ready.notify_waiters();
     Ok((StatusCode::CREATED, Json(run)))
+}
+
+/// `?weeks=N` on the timetable (1 to 26, 4 when absent).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimetableQuery {
+    #[serde(default)]
+    weeks: Option<u32>,
+}
+
+/// Most entries the timetable gives at once.
+const TIMETABLE_MAX: usize = 5_000;
+
+/// Every active collection's runs due in the coming weeks, soonest first,
+/// with the practices each would reach if it fired now; for a caller
+/// whose grants reach some practices only, the runs reaching theirs.
+async fn timetable(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    q: Result<Query<TimetableQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<TimetableEntry>>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let weeks = q.weeks.unwrap_or(4);
+    if !(1..=26).contains(&weeks) {
+        return Err(ApiError::unprocessable(format!(
+            "weeks must be between 1 and 26, not {weeks}"
+        )));
+    }
+    let reach = operator.reach();
+    let mine: Option<std::collections::BTreeSet<String>> = if reach.everything {
+        None
+    } else {
+        let mut codes = std::collections::BTreeSet::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (page, next) =
+                db::practices::page(&app.db, cursor.as_deref(), MAX_PAGE, &reach).await?;
+            codes.extend(page.into_iter().map(|p| p.code));
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        Some(codes)
+    };
+    let now = app.clock.now();
+    let until = now + chrono::Duration::weeks(i64::from(weeks));
+    let mut out = Vec::new();
+    for (collection, _) in db::collections::scheduled(&app.db).await? {
+        let Ok(schedule) = gpes_schedule::Schedule::parse(&collection.schedule) else {
+            continue;
+        };
+        let mut tx = app.db.pool().begin().await.map_err(domain::Refusal::from)?;
+        let (practices, _) =
+            db::practices::resolve_targets(&mut tx, &collection.practices, &collection.targeting)
+                .await?;
+        tx.rollback().await.map_err(domain::Refusal::from)?;
+        let theirs: Vec<String> = match &mine {
+            None => Vec::new(),
+            Some(codes) => practices.intersection(codes).cloned().collect(),
+        };
+        if mine.is_some() && theirs.is_empty() {
+            continue;
+        }
+        for due in schedule.fires_between(now, until) {
+            out.push(TimetableEntry {
+                collection_id: collection.id.clone(),
+                collection_name: collection.name.clone(),
+                due_ms: ms(due),
+                due_local: due.with_timezone(&gpes_schedule::TIME_ZONE).to_rfc3339(),
+                practice_count: practices.len() as u64,
+                practices: theirs.clone(),
+            });
+            if out.len() > TIMETABLE_MAX {
+                return Err(ApiError::unprocessable(format!(
+                    "more than {TIMETABLE_MAX} runs are due in {weeks} weeks: ask for fewer weeks"
+                )));
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.due_ms, &a.collection_id).cmp(&(b.due_ms, &b.collection_id)));
+    Ok(Json(out))
 }
 
 /// A runs cursor: the last run's due time and id.

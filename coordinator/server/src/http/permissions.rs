@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/v1/collections/{id}/activate", ManageCollections),
     ("POST", "/v1/collections/{id}/pause", ManageCollections),
     ("POST", "/v1/collections/{id}/retire", ManageCollections),
+    ("GET", "/v1/timetable", ViewTimetable),
     ("GET", "/v1/runs", ViewRuns),
     ("GET", "/v1/runs/{id}", ViewRuns),
     ("GET", "/v1/runs/{id}/results", ViewResults),
