@@ -260,3 +260,23 @@ pub async fn import_test_registry(operator: &gpes_client::Uplink) {
         .await
         .expect("import the test practices");
 }
+
+/// Makes a new, empty database named `prefix` plus a random suffix on a
+/// PostgreSQL server (a URL that may create databases), and returns its
+/// URL: for the suites' coordinators and the benchmarks.
+pub async fn create_database(server: &str, prefix: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "{prefix}_{}",
+        gpes_coordinator::domain::random_id("db").replace('-', "_")
+    );
+    let mut conn = sqlx::AnyConnection::connect(server)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {server}: {e}"))?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
+    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}

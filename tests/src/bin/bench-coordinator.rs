@@ -17,7 +17,6 @@ use gpes_protocol::{
     PollResponse, Purpose, Receipt, Run,
 };
 use gpes_schedule::SystemClock;
-use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,15 +169,9 @@ async fn main() -> anyhow::Result<()> {
     config.scheduler_tick_ms = 3_600_000;
     let backend = match &postgres {
         Some(server) => {
-            sqlx::any::install_default_drivers();
-            let name = format!("gpes_bench_{}", std::process::id());
-            let mut conn = sqlx::AnyConnection::connect(server).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await?;
-            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+            let url = gpes_tests::create_database(server, "gpes_bench").await?;
             gpes_coordinator::init(&config.data_dir)?;
-            config.database_url = Some(format!("{base}/{name}"));
+            config.database_url = Some(url);
             "PostgreSQL"
         }
         None => "SQLite",

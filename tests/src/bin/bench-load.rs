@@ -155,7 +155,7 @@ async fn start_coordinator(
         (agents + 500).min(19_800),
     );
     if let Some(server) = postgres {
-        let url = fresh_database(server).await?;
+        let url = gpes_tests::create_database(server, "gpes_bench_load").await?;
         config.push_str(&format!("database_url = \"{url}\"\n"));
     }
     let config_path = dir.join("coordinator.toml");
@@ -200,18 +200,6 @@ async fn start_coordinator(
         agent_addr: format!("127.0.0.1:{agent_port}"),
         ca_pem,
     })
-}
-
-async fn fresh_database(server: &str) -> anyhow::Result<String> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let name = format!("gpes_bench_load_{}", now_ms());
-    let mut conn = sqlx::AnyConnection::connect(server).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
-    Ok(format!("{base}/{name}"))
 }
 
 fn practice_code(i: usize) -> String {

@@ -6,7 +6,7 @@ use gpes_protocol::{
     RunResults, RunSummary,
 };
 use gpes_schedule::SystemClock;
-use sqlx::{Column, Connection, Row};
+use sqlx::{Column, Row};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,20 +58,9 @@ pub async fn fresh_database() -> Option<String> {
 }
 
 pub async fn fresh_database_on(server: &str) -> String {
-    sqlx::any::install_default_drivers();
-    let name = format!(
-        "gpes_test_{}",
-        gpes_coordinator::domain::random_id("db").replace('-', "_")
-    );
-    let mut conn = sqlx::AnyConnection::connect(server)
+    gpes_tests::create_database(server, "gpes_test")
         .await
-        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server}: {e}"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
-    format!("{base}/{name}")
+        .expect("create a test database")
 }
 
 impl Coordinator {

@@ -106,15 +106,7 @@ async fn add_grant(
     Path(id): Path<String>,
     JsonBody(spec): JsonBody<GrantSpec, OPERATOR_LIMIT>,
 ) -> Result<Json<User>, ApiError> {
-    let grant = Grant::from_spec(&spec)?;
-    let who = operator.did(
-        "user.grant",
-        &id,
-        serde_json::json!({ "grant": grant.label() }),
-    );
-    Ok(Json(
-        db::users::grant(&app.db, &id, &grant, app.now_ms(), &who).await?,
-    ))
+    change_grant(&app, &operator, &id, &spec, true).await
 }
 
 async fn remove_grant(
@@ -123,15 +115,27 @@ async fn remove_grant(
     Path(id): Path<String>,
     JsonBody(spec): JsonBody<GrantSpec, OPERATOR_LIMIT>,
 ) -> Result<Json<User>, ApiError> {
-    let grant = Grant::from_spec(&spec)?;
-    let who = operator.did(
-        "user.ungrant",
-        &id,
-        serde_json::json!({ "grant": grant.label() }),
-    );
-    Ok(Json(
-        db::users::ungrant(&app.db, &id, &grant, app.now_ms(), &who).await?,
-    ))
+    change_grant(&app, &operator, &id, &spec, false).await
+}
+
+/// Grants (`add`) or takes away a role, with its audit entry.
+async fn change_grant(
+    app: &App,
+    operator: &Operator,
+    id: &str,
+    spec: &GrantSpec,
+    add: bool,
+) -> Result<Json<User>, ApiError> {
+    let grant = Grant::from_spec(spec)?;
+    let action = if add { "user.grant" } else { "user.ungrant" };
+    let who = operator.did(action, id, serde_json::json!({ "grant": grant.label() }));
+    let now = app.now_ms();
+    let user = if add {
+        db::users::grant(&app.db, id, &grant, now, &who).await?
+    } else {
+        db::users::ungrant(&app.db, id, &grant, now, &who).await?
+    };
+    Ok(Json(user))
 }
 
 /// A new token's secret: 256 random bits, base64url, after a prefix
