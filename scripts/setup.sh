@@ -10,6 +10,9 @@ rustup component add rustfmt clippy
 # DuckDB (from PyPI) computes the example indicators independently of the
 # engine, in the tests that check the engine against it.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "duckdb==2.0.1"
+# icalendar (from PyPI): the independent parser the timetable feed's test reads
+# the feed with.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "icalendar==7.3.2"
 # componentize-py (from PyPI) builds the Python adapter, plugins/python-example,
 # in the host's tests; 0.25.1 bundles CPython 3.14 and targets WASI 0.2, which
 # wasmtime 48's linker provides.

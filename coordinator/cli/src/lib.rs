@@ -1,6 +1,6 @@
 //! gpesctl: the operator's command line, as a library with one module per
 //! command group (`collections`, `runs`, `practices`, `agents`, `users`,
-//! `audit`, `tokens`, `query`) and a thin `main`. It talks to the
+//! `audit`, `tokens`, `query`, `orgs`) and a thin `main`. It talks to the
 //! coordinator's operator listener over TLS (trusting the coordinator's
 //! CA) with a bearer token, read from flags, the environment, or a config
 //! file (`connect`). The `query` commands work offline: they check and
@@ -11,6 +11,8 @@ pub mod agents;
 pub mod audit;
 pub mod collections;
 pub mod connect;
+pub mod orgs;
+pub mod participation;
 pub mod practices;
 pub mod query;
 pub mod runs;
@@ -110,6 +112,27 @@ pub enum Command {
         /// How many weeks ahead (1 to 26).
         #[arg(long, default_value_t = 4)]
         weeks: u32,
+        /// From this London date (YYYY-MM-DD) instead of now.
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// What is offered to a practice; its decisions and standing
+    /// preferences.
+    Participation {
+        #[command(subcommand)]
+        command: participation::ParticipationCommand,
+    },
+    /// What needs someone to act: practices with no decision before an
+    /// offered collection runs, failing jobs, agents not seen for a day.
+    Attention {
+        /// How near a run makes a missing decision worth a line.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Your calendar feed addresses of the timetable.
+    Feed {
+        #[command(subcommand)]
+        command: participation::FeedCommand,
     },
     /// People: users, their role grants and their API tokens.
     User {
@@ -118,11 +141,22 @@ pub enum Command {
     },
     /// Who the token belongs to, and their grants.
     Whoami,
+    /// Requesting organisations and where their results are delivered.
+    Org {
+        #[command(subcommand)]
+        command: orgs::OrgCommand,
+    },
     /// Query files, offline: check them, explain them in plain English.
     Query {
         #[command(subcommand)]
         command: query::QueryCommand,
     },
+}
+
+/// The arguments of one command line (the first being the program's
+/// name), for callers that run gpesctl in-process (the test suites).
+pub fn args_from(line: &[&str]) -> Result<Args, String> {
+    Args::try_parse_from(line).map_err(|e| e.to_string())
 }
 
 /// How long one request may take.
@@ -194,9 +228,19 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         }
         Command::Audit { command } => audit::run(&connect::uplink(args)?, json, command).await,
         Command::User { command } => users::run(&connect::uplink(args)?, json, command).await,
+        Command::Org { command } => orgs::run(&connect::uplink(args)?, json, command).await,
         Command::Whoami => users::whoami(&connect::uplink(args)?, json).await,
-        Command::Timetable { weeks } => {
-            collections::timetable(&connect::uplink(args)?, json, *weeks).await
+        Command::Timetable { weeks, from } => {
+            collections::timetable(&connect::uplink(args)?, json, *weeks, from.as_deref()).await
+        }
+        Command::Participation { command } => {
+            participation::run(&connect::uplink(args)?, json, command).await
+        }
+        Command::Attention { days } => {
+            participation::attention(&connect::uplink(args)?, json, *days).await
+        }
+        Command::Feed { command } => {
+            participation::feed(&connect::uplink(args)?, json, command).await
         }
     }
 }

@@ -28,6 +28,9 @@ pub enum RunCommand {
     Cancel { id: String },
     /// Hand the run's failed and expired jobs out again.
     Retry { id: String },
+    /// Delete a dry run, with its jobs and results (no other run is ever
+    /// deleted).
+    Delete { id: String },
     /// Every result of the run as CSV or JSON, a row per practice and
     /// population (and breakdown cell), streamed to standard output or a
     /// file.
@@ -80,6 +83,16 @@ pub async fn run(up: &Uplink, json: bool, command: &RunCommand) -> anyhow::Resul
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print!("{}", records_csv(&r));
+            }
+        }
+        RunCommand::Delete { id } => {
+            let answer: serde_json::Value = up
+                .post(&format!("/v1/runs/{}/delete", encode(id)), &(), TIMEOUT)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                println!("deleted {id} ({} jobs)", answer["jobs_deleted"]);
             }
         }
         RunCommand::Cancel { id } | RunCommand::Retry { id } => {
@@ -239,6 +252,7 @@ impl Progress {
             (jobs.failed, "failed"),
             (jobs.expired, "expired"),
             (jobs.cancelled, "cancelled"),
+            (jobs.not_participating, "not participating"),
         ] {
             if n > 0 {
                 line.push_str(&format!(", {n} {what}"));
@@ -271,6 +285,7 @@ fn status_name(status: JobStatus) -> &'static str {
         JobStatus::Failed => "failed",
         JobStatus::Expired => "expired",
         JobStatus::Cancelled => "cancelled",
+        JobStatus::NotParticipating => "not participating",
     }
 }
 

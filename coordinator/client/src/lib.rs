@@ -91,6 +91,11 @@ impl Uplink {
         })
     }
 
+    /// The host:port it talks to.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
     pub fn with_bearer(mut self, token: &str) -> Uplink {
         self.bearer = Some(token.to_owned());
         self
@@ -112,6 +117,16 @@ impl Uplink {
         timeout: Duration,
     ) -> Result<Resp, UplinkError> {
         self.request(http::Method::POST, path, Some(body), timeout)
+            .await
+    }
+
+    pub async fn put<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, UplinkError> {
+        self.request(http::Method::PUT, path, Some(body), timeout)
             .await
     }
 

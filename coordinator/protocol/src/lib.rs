@@ -488,6 +488,307 @@ impl CollectionState {
     }
 }
 
+/// Whether a targeted practice must take part (mandatory) or is offered
+/// the collection and takes part only when it accepts, or when a standing
+/// preference of its own accepts for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParticipationMode {
+    #[default]
+    Mandatory,
+    Offered,
+}
+
+/// How a collection's values are got: by the agents, or entered by hand
+/// by each practice's declarer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CollectionMethod {
+    #[default]
+    Automatic,
+    Manual,
+}
+
+/// The terms a collection is made under: who asked, on what basis, how
+/// practices take part, and what its results need before delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionTerms {
+    /// The requesting organisation's code (`gpesctl org`); its delivery
+    /// target is where the results go.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    #[serde(default)]
+    pub participation: ParticipationMode,
+    #[serde(default)]
+    pub method: CollectionMethod,
+    /// For patient-identifiable data: the legal basis recorded (for
+    /// example "Health and Social Care Act 2012 s259(1)(a) direction").
+    #[serde(default)]
+    pub legal_basis: Option<String>,
+    /// For patient-identifiable data: the approval's reference (for
+    /// example an IGARD or CAG reference).
+    #[serde(default)]
+    pub approval_reference: Option<String>,
+    /// A practice's declarer must declare its result.
+    #[serde(default)]
+    pub needs_declaration: bool,
+    /// The practice's commissioner must approve its declared result.
+    #[serde(default)]
+    pub needs_approval: bool,
+}
+
+/// A requesting organisation and where its deliveries go; kept by an
+/// admin (`POST /v1/organisations/{code}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub code: String,
+    pub name: String,
+    pub delivery: DeliveryTarget,
+    #[serde(default)]
+    pub updated_ms: u64,
+}
+
+/// `POST /v1/organisations/{code}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationSetRequest {
+    pub name: String,
+    pub delivery: DeliveryTarget,
+}
+
+/// Where a requesting organisation's results go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DeliveryTarget {
+    /// Not delivered: the organisation downloads its results.
+    None,
+    /// A folder on the coordinator's host (absolute path).
+    Folder { path: String },
+    /// An NHS MESH mailbox and the workflow id its messages carry.
+    Mesh {
+        mailbox: String,
+        workflow_id: String,
+    },
+}
+
+/// One version of a collection's definition (`GET
+/// /v1/collections/{id}/versions`): what it was from `made_ms`, by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionVersion {
+    pub version: u32,
+    pub made_ms: u64,
+    pub made_by: String,
+    pub collection: Collection,
+}
+
+/// A practice's answer to an offered collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    Accept,
+    Decline,
+}
+
+/// Where a practice stands for a collection, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum ParticipationState {
+    /// The collection is mandatory.
+    Mandatory,
+    /// The practice accepted it.
+    Accepted,
+    /// The practice declined it (or withdrew).
+    Declined {
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// No decision; a standing preference accepts it.
+    AcceptedByPreference { preference: String },
+    /// No decision; a standing preference declines it.
+    DeclinedByPreference { preference: String },
+    /// No decision and no preference: not extracted.
+    NoAnswer,
+}
+
+impl ParticipationState {
+    /// Whether the practice is extracted.
+    pub fn takes_part(&self) -> bool {
+        matches!(
+            self,
+            ParticipationState::Mandatory
+                | ParticipationState::Accepted
+                | ParticipationState::AcceptedByPreference { .. }
+        )
+    }
+
+    /// One word for tables and job records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ParticipationState::Mandatory => "mandatory",
+            ParticipationState::Accepted => "accepted",
+            ParticipationState::Declined { .. } => "declined",
+            ParticipationState::AcceptedByPreference { .. } => "accepted-by-preference",
+            ParticipationState::DeclinedByPreference { .. } => "declined-by-preference",
+            ParticipationState::NoAnswer => "no-answer",
+        }
+    }
+}
+
+/// `POST /v1/collections/{id}/decisions`: a `B1845` user's decision for
+/// their practice; in force from the next run that fires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub practice: String,
+    pub decision: Decision,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One decision recorded, as kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub collection_id: String,
+    pub practice: String,
+    pub decision: Decision,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub made_ms: u64,
+    pub made_by: String,
+}
+
+/// A practice's standing preference: for collections it has not decided
+/// on, of a purpose and/or from a requesting organisation (either may be
+/// absent: any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preference {
+    pub id: String,
+    pub practice: String,
+    pub decision: Decision,
+    #[serde(default)]
+    pub purpose: Option<Purpose>,
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    pub made_ms: u64,
+    pub made_by: String,
+}
+
+/// `POST /v1/practices/{code}/preferences`: a `B1844` user's standing
+/// preference for their practice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceRequest {
+    pub decision: Decision,
+    #[serde(default)]
+    pub purpose: Option<Purpose>,
+    #[serde(default)]
+    pub requested_by: Option<String>,
+}
+
+/// `GET /v1/offers?practice=CODE`: a collection targeting the practice,
+/// with where the practice stands for its next run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub practice: String,
+    pub collection_id: String,
+    pub collection_name: String,
+    pub purpose: Purpose,
+    pub data_class: DataClass,
+    pub collection_state: CollectionState,
+    pub terms: CollectionTerms,
+    /// The next time its schedule fires (Unix ms), if it has one.
+    #[serde(default)]
+    pub next_run_ms: Option<u64>,
+    pub participation: ParticipationState,
+}
+
+/// One practice's participation in an upcoming run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PracticeParticipation {
+    pub practice: String,
+    pub participation: ParticipationState,
+}
+
+/// A user's calendar feed (`/v1/me/feeds`); its secret address is shown
+/// once, when it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarFeed {
+    pub id: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub created_ms: u64,
+    #[serde(default)]
+    pub revoked_ms: Option<u64>,
+}
+
+/// `POST /v1/me/feeds`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFeedRequest {
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The new feed, with the path of its address (on the operator listener);
+/// the secret in it is not kept and cannot be shown again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateFeedResponse {
+    pub feed: CalendarFeed,
+    pub path: String,
+}
+
+/// `POST /v1/collections/{id}/dry-run`: the collection run now on test
+/// practices of the registry (those named, or every active one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunRequest {
+    #[serde(default)]
+    pub practices: Vec<String>,
+}
+
+/// `POST /v1/collections/{id}/adhoc`: a practice's own extraction, now,
+/// of a collection that targets it (`B1842`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdhocRequest {
+    pub practice: String,
+}
+
+/// What needs someone's attention (`GET /v1/attention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttentionKind {
+    /// An offered collection's next run is near and the practice has
+    /// neither decided nor a preference that decides: it will not be
+    /// extracted.
+    NoDecision,
+    /// A job failed, or is failing and being retried.
+    FailingJob,
+    /// An agent has not been seen for a day.
+    AgentSilent,
+}
+
+/// One line of the needs-attention list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttentionItem {
+    pub kind: AttentionKind,
+    #[serde(default)]
+    pub practice: Option<String>,
+    #[serde(default)]
+    pub collection_id: Option<String>,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// When it began to matter: the run due, the failure, the last time
+    /// seen (Unix ms).
+    #[serde(default)]
+    pub since_ms: Option<u64>,
+    /// In words.
+    pub detail: String,
+}
+
 /// One upcoming run on the timetable (`GET /v1/timetable`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimetableEntry {
@@ -502,6 +803,16 @@ pub struct TimetableEntry {
     /// theirs it reaches (empty for operators, who see the count).
     #[serde(default)]
     pub practices: Vec<String>,
+    #[serde(default)]
+    pub participation_mode: ParticipationMode,
+    /// Of the practices it reaches, how many would be extracted if it
+    /// fired now (all of them for a mandatory collection).
+    #[serde(default)]
+    pub participating: u64,
+    /// For a caller whose grants reach some practices only: where each of
+    /// theirs stands for this run.
+    #[serde(default)]
+    pub participation: Vec<PracticeParticipation>,
 }
 
 /// A collection's query, named in the library.
@@ -676,9 +987,13 @@ pub struct CreateCollectionRequest {
     /// jobs expire; the coordinator's default when absent.
     #[serde(default)]
     pub deadline_seconds: Option<u64>,
-    /// `draft` to make it without running it yet; active when absent.
+    /// `draft` to make it without running it yet; active when absent
+    /// (ignored by an edit).
     #[serde(default)]
     pub draft: bool,
+    /// Who asked, on what basis, how practices take part.
+    #[serde(default)]
+    pub terms: CollectionTerms,
 }
 
 /// A collection: a query, its parameters, when it runs and for whom.
@@ -700,6 +1015,15 @@ pub struct Collection {
     pub created_ms: u64,
     #[serde(default)]
     pub state: CollectionState,
+    /// Its definition's version: 1 when made, one more at each edit.
+    #[serde(default = "first_version")]
+    pub version: u32,
+    #[serde(default)]
+    pub terms: CollectionTerms,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// One firing of a collection.
@@ -717,6 +1041,43 @@ pub struct Run {
     /// Set when an operator cancelled the run.
     #[serde(default)]
     pub cancelled_ms: Option<u64>,
+    /// The collection's definition version it ran (0 for a run made before
+    /// versions were recorded).
+    #[serde(default)]
+    pub collection_version: u32,
+    /// The library version of the query it ran.
+    #[serde(default)]
+    pub query_ref: Option<QueryRef>,
+    #[serde(default)]
+    pub kind: RunKind,
+}
+
+/// Why a run exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// The schedule fired it.
+    #[default]
+    Scheduled,
+    /// An operator ran it now.
+    Manual,
+    /// A trial on the registry's test practices: kept apart, never
+    /// delivered, deletable.
+    DryRun,
+    /// A practice's own extraction, now: its result is the practice's
+    /// alone, never delivered or counted in the national run.
+    Adhoc,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Scheduled => "scheduled",
+            RunKind::Manual => "manual",
+            RunKind::DryRun => "dry-run",
+            RunKind::Adhoc => "adhoc",
+        }
+    }
 }
 
 /// How many of a run's jobs are in each state.
@@ -730,11 +1091,20 @@ pub struct JobCounts {
     pub cancelled: u64,
     /// Done, but stored after the run's deadline.
     pub late: u64,
+    /// Targeted, but declined or did not answer an offered collection.
+    #[serde(default)]
+    pub not_participating: u64,
 }
 
 impl JobCounts {
     pub fn total(&self) -> u64 {
-        self.pending + self.leased + self.done + self.failed + self.expired + self.cancelled
+        self.pending
+            + self.leased
+            + self.done
+            + self.failed
+            + self.expired
+            + self.cancelled
+            + self.not_participating
     }
     /// Nothing left to wait for.
     pub fn finished(&self) -> bool {
@@ -769,6 +1139,9 @@ pub enum JobStatus {
     Failed,
     Expired,
     Cancelled,
+    /// An offered collection the practice declined, or did not answer:
+    /// never extracted.
+    NotParticipating,
 }
 
 /// One practice's line in a run's results.
@@ -794,6 +1167,11 @@ pub struct ResultRow {
     /// The extract's data-quality warnings by kind, when done.
     #[serde(default)]
     pub data_quality_warnings: Vec<WarningCount>,
+    /// How the practice came to be in the run (mandatory, accepted,
+    /// accepted-by-preference) or why it was not extracted (declined,
+    /// declined-by-preference, no-answer).
+    #[serde(default)]
+    pub participation: Option<String>,
 }
 
 /// `GET /v1/runs/{id}/results`: one page of a run's per-practice lines.

@@ -47,8 +47,17 @@ pub async fn tick(db: &Db, now: DateTime<Utc>) -> Result<Vec<Run>, Refusal> {
             continue;
         }
         if let Some(due) = schedule.fires_between(since, now).last() {
-            let (run, created) =
-                db::jobs::fire(db, &collection, ms(due), ms(now), &london_date(due), None).await?;
+            let (run, created) = db::jobs::fire(
+                db,
+                &collection,
+                ms(due),
+                ms(now),
+                &london_date(due),
+                gpes_protocol::RunKind::Scheduled,
+                None,
+                None,
+            )
+            .await?;
             if created {
                 tracing::info!(collection = %collection.id, run = %run.id, jobs = run.job_count, "collection fired");
                 fired.push(run);

@@ -216,6 +216,7 @@ async fn main() -> anyhow::Result<()> {
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,
                 draft: false,
+                terms: Default::default(),
             },
             TIMEOUT,
         )

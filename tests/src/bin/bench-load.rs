@@ -369,6 +369,7 @@ async fn bench(agents: usize, postgres: Option<String>) -> anyhow::Result<()> {
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,
                 draft: false,
+                terms: Default::default(),
             },
             TIMEOUT,
         )

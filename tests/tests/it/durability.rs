@@ -110,6 +110,7 @@ async fn a_buffered_extract_survives_a_coordinator_outage_and_an_agent_kill() {
                 data_class: DataClass::Aggregate,
                 deadline_seconds: None,
                 draft: false,
+                terms: Default::default(),
             },
             TIMEOUT,
         )

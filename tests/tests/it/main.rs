@@ -10,6 +10,7 @@ mod hardening;
 mod independent;
 mod lifecycle;
 mod openapi;
+mod participation;
 mod permissions;
 mod process;
 mod queries;

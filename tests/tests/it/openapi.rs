@@ -116,7 +116,10 @@ async fn every_documented_operation_is_answered_by_its_listener() {
         let operations = documented(listener);
         assert!(!operations.is_empty());
         for (path, method) in operations {
-            let concrete = path.replace("{id}", "x").replace("{code}", "A81001");
+            let concrete = path
+                .replace("{id}", "x")
+                .replace("{code}", "A81001")
+                .replace("{secret}", "x");
             let (status, body) = status_of(
                 &mut sender,
                 &method.to_ascii_uppercase(),

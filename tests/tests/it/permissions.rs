@@ -89,6 +89,7 @@ async fn status_of(up: &Uplink, method: &str, path: &str, body: Option<&Value>) 
     let answer: Result<Value, UplinkError> = match method {
         "GET" => up.get(path, TIMEOUT).await,
         "POST" => up.post(path, body.unwrap_or(&Value::Null), TIMEOUT).await,
+        "PUT" => up.put(path, body.unwrap_or(&Value::Null), TIMEOUT).await,
         other => panic!("no method {other} in the table"),
     };
     match answer {
@@ -234,6 +235,15 @@ async fn fixture() -> Fixture {
             .expect("fail the others");
     }
 
+    // The organisation the recipient's grant names.
+    let _: gpes_protocol::Organisation = admin
+        .post(
+            "/v1/organisations/X26",
+            &json!({ "name": "NHS England", "delivery": { "kind": "none" } }),
+            TIMEOUT,
+        )
+        .await
+        .expect("organisation");
     // One user per role, each with a token.
     let mut uplinks = BTreeMap::new();
     let base = Uplink::new(
@@ -423,7 +433,7 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             "POST",
             "/v1/collections",
             "/v1/collections",
-            Some(collection_body),
+            Some(collection_body.clone()),
             roles(MANAGERS),
         ),
         case(
@@ -498,6 +508,170 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             "/v1/timetable",
             None,
             plus(OPERATORS, a_practice),
+        ),
+        // A dry run (this registry has no test practice: the allowed are
+        // told so, 422); deleting a run that is not a dry run (409).
+        case(
+            "POST",
+            "/v1/collections/{id}/dry-run",
+            format!("/v1/collections/{}/dry-run", f.collection),
+            Some(json!({})),
+            roles(MANAGERS),
+        ),
+        case(
+            "POST",
+            "/v1/runs/{id}/delete",
+            format!("/v1/runs/{run}/delete"),
+            None,
+            roles(MANAGERS),
+        ),
+        // An ad-hoc extraction: a practice's B1842 users, for their own.
+        case(
+            "POST",
+            "/v1/collections/{id}/adhoc",
+            format!("/v1/collections/{}/adhoc", f.collection),
+            Some(json!({ "practice": "A81001" })),
+            plus(ADMINS, &["B1842"]),
+        ),
+        case(
+            "POST",
+            "/v1/collections/{id}/adhoc",
+            format!("/v1/collections/{}/adhoc", f.collection),
+            Some(json!({ "practice": "B82002" })),
+            roles(ADMINS),
+        ),
+        case(
+            "GET",
+            "/v1/attention",
+            "/v1/attention",
+            None,
+            plus(OPERATORS, a_practice),
+        ),
+        case(
+            "PUT",
+            "/v1/collections/{id}",
+            format!("/v1/collections/{}", f.draft),
+            Some(collection_body.clone()),
+            roles(MANAGERS),
+        ),
+        case(
+            "GET",
+            "/v1/collections/{id}/versions",
+            format!("/v1/collections/{}/versions", f.collection),
+            None,
+            roles(OPERATORS),
+        ),
+        case(
+            "GET",
+            "/v1/organisations",
+            "/v1/organisations",
+            None,
+            roles(OPERATORS),
+        ),
+        case(
+            "GET",
+            "/v1/organisations/{code}",
+            "/v1/organisations/X26",
+            None,
+            roles(OPERATORS),
+        ),
+        case(
+            "POST",
+            "/v1/organisations/{code}",
+            "/v1/organisations/X26",
+            Some(json!({ "name": "NHS England", "delivery": { "kind": "none" } })),
+            roles(ADMINS),
+        ),
+        // Participation: a practice's people and its region's see its
+        // offers and decisions; its B1845 users decide (on this mandatory
+        // collection the allowed are told there is nothing to decide, 422);
+        // its B1844 users keep preferences.
+        case(
+            "GET",
+            "/v1/offers",
+            "/v1/offers?practice=A81001",
+            None,
+            plus(OPERATORS, a_practice),
+        ),
+        case(
+            "GET",
+            "/v1/offers",
+            "/v1/offers?practice=B82002",
+            None,
+            roles(OPERATORS),
+        ),
+        case(
+            "GET",
+            "/v1/collections/{id}/decisions",
+            format!("/v1/collections/{}/decisions?practice=A81001", f.collection),
+            None,
+            plus(OPERATORS, a_practice),
+        ),
+        case(
+            "POST",
+            "/v1/collections/{id}/decisions",
+            format!("/v1/collections/{}/decisions", f.collection),
+            Some(json!({ "practice": "A81001", "decision": "accept" })),
+            plus(ADMINS, &["B1845"]),
+        ),
+        case(
+            "POST",
+            "/v1/collections/{id}/decisions",
+            format!("/v1/collections/{}/decisions", f.collection),
+            Some(json!({ "practice": "B82002", "decision": "accept" })),
+            roles(ADMINS),
+        ),
+        case(
+            "GET",
+            "/v1/practices/{code}/preferences",
+            "/v1/practices/A81001/preferences",
+            None,
+            plus(OPERATORS, a_practice),
+        ),
+        case(
+            "POST",
+            "/v1/practices/{code}/preferences",
+            "/v1/practices/A81001/preferences",
+            Some(json!({ "decision": "accept", "purpose": "payment" })),
+            plus(ADMINS, &["B1844"]),
+        ),
+        case(
+            "POST",
+            "/v1/practices/{code}/preferences",
+            "/v1/practices/B82002/preferences",
+            Some(json!({ "decision": "accept" })),
+            roles(ADMINS),
+        ),
+        case(
+            "POST",
+            "/v1/practices/{code}/preferences/{id}/remove",
+            "/v1/practices/A81001/preferences/no-such/remove",
+            None,
+            plus(ADMINS, &["B1844"]),
+        ),
+        // Calendar feeds: one's own (the bootstrap admin, not a user, is
+        // told it has none, 422); a feed's address is its own credential.
+        case("GET", "/v1/me/feeds", "/v1/me/feeds", None, SignedIn),
+        case(
+            "POST",
+            "/v1/me/feeds",
+            "/v1/me/feeds",
+            Some(json!({})),
+            SignedIn,
+        ),
+        case(
+            "POST",
+            "/v1/me/feeds/{id}/revoke",
+            "/v1/me/feeds/no-such/revoke",
+            None,
+            SignedIn,
+        ),
+        case(
+            "GET",
+            "/feeds/{secret}/timetable.ics",
+            "/feeds/not-a-feed/timetable.ics",
+            None,
+            Everyone,
         ),
         case("GET", "/v1/runs", "/v1/runs", None, roles(OPERATORS)),
         case(

@@ -111,6 +111,7 @@ async fn collection(op: &Uplink, schedule: &str, practices: &[&str]) -> Collecti
             data_class: DataClass::Aggregate,
             deadline_seconds: None,
             draft: false,
+            terms: Default::default(),
         },
         TIMEOUT,
     )

@@ -70,6 +70,7 @@ async fn collection(
         data_class: DataClass::Aggregate,
         deadline_seconds: None,
         draft: false,
+        terms: Default::default(),
     };
     let query = gpes_coordinator::domain::queries::check(&request.query).expect("query");
     let checked = validate(request, query, "2026-01-01", 72 * 3600).expect("valid");
@@ -172,9 +173,18 @@ async fn a_late_scheduler_makes_one_run_for_the_latest_missed_time_and_ticks_are
     let c = db::collections::get(&db, "collection-test")
         .await
         .expect("collection");
-    let (again, created) = db::jobs::fire(&db, &c, fired[0].fired_ms, ms(late), "2026-01-01", None)
-        .await
-        .expect("fire");
+    let (again, created) = db::jobs::fire(
+        &db,
+        &c,
+        fired[0].fired_ms,
+        ms(late),
+        "2026-01-01",
+        gpes_protocol::RunKind::Scheduled,
+        None,
+        None,
+    )
+    .await
+    .expect("fire");
     assert!(!created);
     assert_eq!(again, fired[0]);
     assert_eq!(runs(&db).await.len(), 1);

@@ -93,6 +93,84 @@ impl Coordinator {
         coordinator
     }
 
+    /// A user with these grants (role, scope) and a token; the uplink
+    /// speaking as them, and the token.
+    pub async fn user(&self, id: &str, grants: &[(&str, Option<&str>)]) -> (Uplink, String) {
+        let admin = self.operator();
+        let _: gpes_protocol::User = admin
+            .post(
+                "/v1/users",
+                &gpes_protocol::CreateUserRequest {
+                    id: id.into(),
+                    name: format!("User {id}"),
+                },
+                TIMEOUT,
+            )
+            .await
+            .expect("make a user");
+        for (role, scope) in grants {
+            let _: gpes_protocol::User = admin
+                .post(
+                    &format!("/v1/users/{id}/grants"),
+                    &gpes_protocol::GrantSpec {
+                        role: (*role).into(),
+                        scope: scope.map(str::to_owned),
+                    },
+                    TIMEOUT,
+                )
+                .await
+                .expect("grant");
+        }
+        let token: gpes_protocol::CreateUserTokenResponse = admin
+            .post(
+                &format!("/v1/users/{id}/tokens"),
+                &gpes_protocol::CreateUserTokenRequest {
+                    ttl_days: 1,
+                    label: None,
+                },
+                TIMEOUT,
+            )
+            .await
+            .expect("token");
+        let base = Uplink::new(
+            &self.running.operator_addr.to_string(),
+            gpes_pki::operator_client_config(&self.running.ca_pem).expect("tls"),
+        )
+        .expect("uplink");
+        (base.with_bearer(&token.secret), token.secret)
+    }
+
+    /// Runs one gpesctl command line in this process, as the holder of
+    /// `token`, against this coordinator: what a person typing it gets
+    /// (an error carries gpesctl's message).
+    pub async fn gpesctl(&self, token: &str, line: &[&str]) -> anyhow::Result<()> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = dir.path().join("ca.pem");
+        let token_file = dir.path().join("token");
+        std::fs::write(&ca, &self.running.ca_pem).expect("write the CA");
+        std::fs::write(&token_file, token).expect("write the token");
+        let address = self.running.operator_addr.to_string();
+        let mut full = vec![
+            "gpesctl",
+            "--address",
+            &address,
+            "--ca",
+            ca.to_str().expect("path"),
+            "--token-file",
+            token_file.to_str().expect("path"),
+        ];
+        full.extend_from_slice(line);
+        let args = gpesctl::args_from(&full).map_err(|e| anyhow::anyhow!(e))?;
+        gpesctl::run(&args).await
+    }
+
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(&self.running.admin_token_path)
+            .expect("admin token")
+            .trim()
+            .to_owned()
+    }
+
     pub fn operator(&self) -> Uplink {
         let tls = gpes_pki::operator_client_config(&self.running.ca_pem).expect("tls");
         let token = std::fs::read_to_string(&self.running.admin_token_path).expect("admin token");
@@ -148,6 +226,7 @@ impl Coordinator {
                     data_class: DataClass::Aggregate,
                     deadline_seconds: None,
                     draft: false,
+                    terms: Default::default(),
                 },
                 TIMEOUT,
             )
@@ -202,6 +281,9 @@ impl Coordinator {
                             let operational = match table.as_str() {
                                 "agent_practices" | "agents" => OPERATIONAL.contains(&c.name()),
                                 "user_tokens" => c.name() == "last_used_ms",
+                                // The scheduler's own bookkeeping, moved
+                                // on each tick.
+                                "collections" => c.name() == "schedule_mark_ms",
                                 _ => false,
                             };
                             !operational
@@ -401,14 +483,22 @@ pub fn declared(source: &str) -> BTreeSet<(String, String)> {
 /// source files its router is built from.
 pub fn routed(listener: &str) -> BTreeSet<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coordinator/server/src/http");
-    let files: &[&str] = match listener {
-        "operator" => &["operator.rs", "users.rs", "queries.rs"],
-        "agent" => &["agent.rs"],
-        other => panic!("no listener '{other}'"),
-    };
+    // The agent listener is agent.rs; every other file of http/ routes
+    // for the operator listener (a new file is read without a change here).
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .expect("http folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .filter(|p| (p.file_name().expect("name") == "agent.rs") == (listener == "agent"))
+        .collect();
+    assert!(
+        matches!(listener, "operator" | "agent"),
+        "no listener '{listener}'"
+    );
+    files.sort();
     let mut out = BTreeSet::new();
     for file in files {
-        let source = std::fs::read_to_string(root.join(file)).expect("router source");
+        let source = std::fs::read_to_string(&file).expect("router source");
         out.extend(declared(&source));
     }
     out

@@ -474,6 +474,11 @@ async fn record_level_results_are_an_audited_download_for_the_roles_allowed_it()
                 data_class: gpes_protocol::DataClass::PatientIdentifiable,
                 deadline_seconds: None,
                 draft: false,
+                terms: gpes_protocol::CollectionTerms {
+                    legal_basis: Some("direct care (common law duty of confidence)".into()),
+                    approval_reference: Some("CAG 23/CAG/0001".into()),
+                    ..Default::default()
+                },
             },
             TIMEOUT,
         )

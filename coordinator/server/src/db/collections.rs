@@ -5,7 +5,8 @@ use crate::domain::Refusal;
 use crate::domain::collections::NewCollection;
 use gpes_canon::ContentHash;
 use gpes_protocol::{
-    Collection, CollectionState, DataClass, Purpose, QueryRef, QuerySpec, Targeting,
+    Collection, CollectionState, CollectionTerms, CollectionVersion, DataClass, Purpose, QueryRef,
+    QuerySpec, Targeting,
 };
 use sqlx::AssertSqlSafe;
 
@@ -25,11 +26,20 @@ struct CollectionRow {
     query_id: String,
     query_version: i64,
     state: String,
+    version: i64,
+    requested_by: Option<String>,
+    participation: String,
+    method: String,
+    legal_basis: Option<String>,
+    approval_reference: Option<String>,
+    needs_declaration: i64,
+    needs_approval: i64,
 }
 
 const COLUMNS: &str = "id, name, query_canonical, query_hash, query_source, parameters, schedule, \
                        purpose, data_class, deadline_seconds, created_ms, query_id, query_version, \
-                       state";
+                       state, version, requested_by, participation, method, legal_basis, \
+                       approval_reference, needs_declaration, needs_approval";
 
 fn enum_text<T: serde::Serialize>(v: &T) -> Result<String, Refusal> {
     match serde_json::to_value(v).map_err(|e| Refusal::Store(e.to_string()))? {
@@ -76,6 +86,18 @@ impl CollectionRow {
             deadline_seconds: to_u64(self.deadline_seconds),
             created_ms: to_u64(self.created_ms),
             state: text_enum::<CollectionState>(&self.state)?,
+            version: u32::try_from(self.version).map_err(|_| {
+                Refusal::Store(format!("collection version {} stored", self.version))
+            })?,
+            terms: CollectionTerms {
+                requested_by: self.requested_by,
+                participation: text_enum(&self.participation)?,
+                method: text_enum(&self.method)?,
+                legal_basis: self.legal_basis,
+                approval_reference: self.approval_reference,
+                needs_declaration: self.needs_declaration != 0,
+                needs_approval: self.needs_approval != 0,
+            },
         })
     }
 }
@@ -92,10 +114,98 @@ pub async fn create(
     // there), so every collection names a version; the collection's own
     // audit entry names the query's hash.
     let (version, _) = super::queries::push_in(&mut tx, db, &c.query, now_ms, who, false).await?;
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO collections ({COLUMNS}, output_shape) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    )))
+    sqlx::query(
+        "INSERT INTO collections (id, name, query_canonical, query_hash, query_source, \
+         parameters, schedule, purpose, data_class, deadline_seconds, created_ms, query_id, \
+         query_version, state, output_shape, version) \
+         VALUES ($1, '', '', '', '', '{}', '', '', '', 0, $2, '', 0, $3, '', 1)",
+    )
+    .bind(id)
+    .bind(to_i64(now_ms))
+    .bind(c.state.as_str())
+    .execute(&mut *tx)
+    .await?;
+    write_definition(
+        &mut tx,
+        id,
+        c,
+        &QueryRef {
+            id: version.id.clone(),
+            version: version.version,
+        },
+    )
+    .await?;
+    super::audit::append(&mut tx, db, who, now_ms).await?;
+    let made = get_in(&mut tx, id).await?;
+    keep_version(&mut tx, &made, now_ms, who.actor).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// Replaces the definition of a draft or paused collection, as its next
+/// version; the runs it made keep the version they ran.
+pub async fn edit(
+    db: &Db,
+    id: &str,
+    c: &NewCollection,
+    now_ms: u64,
+    who: &super::audit::Entry<'_>,
+) -> Result<Collection, Refusal> {
+    let mut tx = db.write().await?;
+    let found: Option<(String,)> = sqlx::query_as("SELECT state FROM collections WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((state,)) = found else {
+        return Err(Refusal::UnknownCollection(id.to_owned()));
+    };
+    let state: CollectionState = text_enum(&state)?;
+    if !matches!(state, CollectionState::Draft | CollectionState::Paused) {
+        return Err(Refusal::CollectionState {
+            id: id.to_owned(),
+            state: state.as_str(),
+            what: "only a draft or paused collection is edited: pause it first".into(),
+        });
+    }
+    let (version, _) = super::queries::push_in(&mut tx, db, &c.query, now_ms, who, false).await?;
+    write_definition(
+        &mut tx,
+        id,
+        c,
+        &QueryRef {
+            id: version.id.clone(),
+            version: version.version,
+        },
+    )
+    .await?;
+    sqlx::query("UPDATE collections SET version = version + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    super::audit::append(&mut tx, db, who, now_ms).await?;
+    let made = get_in(&mut tx, id).await?;
+    keep_version(&mut tx, &made, now_ms, who.actor).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// Writes everything a collection's definition holds over the row made
+/// for it (the query, parameters, schedule, practices, targeting, terms).
+async fn write_definition(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+    c: &NewCollection,
+    query: &QueryRef,
+) -> Result<(), Refusal> {
+    let t = &c.terms;
+    sqlx::query(
+        "UPDATE collections SET name = $2, query_canonical = $3, query_hash = $4, \
+         query_source = $5, parameters = $6, schedule = $7, purpose = $8, data_class = $9, \
+         deadline_seconds = $10, query_id = $11, query_version = $12, output_shape = $13, \
+         requested_by = $14, participation = $15, method = $16, legal_basis = $17, \
+         approval_reference = $18, needs_declaration = $19, needs_approval = $20 \
+         WHERE id = $1",
+    )
     .bind(id)
     .bind(&c.name)
     .bind(&c.query.spec.canonical)
@@ -106,18 +216,31 @@ pub async fn create(
     .bind(enum_text(&c.purpose)?)
     .bind(enum_text(&c.data_class)?)
     .bind(to_i64(c.deadline_seconds))
-    .bind(to_i64(now_ms))
-    .bind(&version.id)
-    .bind(i64::from(version.version))
-    .bind(c.state.as_str())
+    .bind(&query.id)
+    .bind(i64::from(query.version))
     .bind(c.output_shape)
-    .execute(&mut *tx)
+    .bind(t.requested_by.as_deref())
+    .bind(enum_text(&t.participation)?)
+    .bind(enum_text(&t.method)?)
+    .bind(t.legal_basis.as_deref())
+    .bind(t.approval_reference.as_deref())
+    .bind(i64::from(t.needs_declaration))
+    .bind(i64::from(t.needs_approval))
+    .execute(&mut **tx)
     .await?;
+    for table in ["collection_practices", "collection_targets"] {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE collection_id = $1"
+        )))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
     for p in &c.practices {
         sqlx::query("INSERT INTO collection_practices (collection_id, practice) VALUES ($1, $2)")
             .bind(id)
             .bind(p)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     let t = &c.targeting;
@@ -134,12 +257,71 @@ pub async fn create(
         .bind(id)
         .bind(kind)
         .bind(value)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    super::audit::append(&mut tx, db, who, now_ms).await?;
-    tx.commit().await?;
-    get(db, id).await
+    Ok(())
+}
+
+/// Keeps a collection's definition as it now is, whole, under its version.
+async fn keep_version(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    c: &Collection,
+    now_ms: u64,
+    actor: &str,
+) -> Result<(), Refusal> {
+    sqlx::query(
+        "INSERT INTO collection_versions (collection_id, version, definition, made_ms, made_by) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&c.id)
+    .bind(i64::from(c.version))
+    .bind(serde_json::to_string(c).map_err(|e| Refusal::Store(e.to_string()))?)
+    .bind(to_i64(now_ms))
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Every version of a collection's definition, oldest first.
+pub async fn versions(db: &Db, id: &str) -> Result<Vec<CollectionVersion>, Refusal> {
+    get(db, id).await?;
+    let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        "SELECT version, definition, made_ms, made_by FROM collection_versions \
+         WHERE collection_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(version, definition, made_ms, made_by)| {
+            Ok(CollectionVersion {
+                version: u32::try_from(version)
+                    .map_err(|_| Refusal::Store(format!("version {version} stored")))?,
+                made_ms: to_u64(made_ms),
+                made_by,
+                collection: serde_json::from_str(&definition).map_err(|e| {
+                    Refusal::Store(format!("stored version {version} does not read: {e}"))
+                })?,
+            })
+        })
+        .collect()
+}
+
+async fn get_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+) -> Result<Collection, Refusal> {
+    let row: CollectionRow = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM collections WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| Refusal::UnknownCollection(id.to_owned()))?;
+    let targets = targets_in(tx, id).await?;
+    row.into_collection(targets)
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Collection, Refusal> {
@@ -155,18 +337,21 @@ pub async fn get(db: &Db, id: &str) -> Result<Collection, Refusal> {
 }
 
 /// A collection's explicit practices and its targeting.
-async fn practices(db: &Db, id: &str) -> Result<(Vec<String>, Targeting), Refusal> {
+async fn targets_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<(Vec<String>, Targeting), Refusal> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT practice FROM collection_practices WHERE collection_id = $1 ORDER BY practice",
     )
     .bind(id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut *conn)
     .await?;
     let targets: Vec<(String, String)> = sqlx::query_as(
         "SELECT kind, value FROM collection_targets WHERE collection_id = $1 ORDER BY kind, value",
     )
     .bind(id)
-    .fetch_all(db.pool())
+    .fetch_all(&mut *conn)
     .await?;
     let mut t = Targeting::default();
     for (kind, value) in targets {
@@ -179,6 +364,11 @@ async fn practices(db: &Db, id: &str) -> Result<(Vec<String>, Targeting), Refusa
         }
     }
     Ok((rows.into_iter().map(|(p,)| p).collect(), t))
+}
+
+async fn practices(db: &Db, id: &str) -> Result<(Vec<String>, Targeting), Refusal> {
+    let mut conn = db.pool().acquire().await?;
+    targets_in(&mut conn, id).await
 }
 
 /// One page of collections in id order, after `after`.
@@ -202,6 +392,20 @@ pub async fn page(
     }
     let next = super::next_cursor(fetched, limit, &out, |c| c.id.clone());
     Ok((out, next))
+}
+
+/// Every collection (a service has hundreds, not millions).
+pub async fn all(db: &Db) -> Result<Vec<Collection>, Refusal> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (page, next) = page(db, after.as_deref(), 1000).await?;
+        out.extend(page);
+        match next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
 }
 
 /// Moves a collection to another state, with its audit entry.

@@ -10,31 +10,42 @@ use crate::domain::collections::resolve_parameters;
 use crate::domain::jobs::{self, Expected, MAX_ATTEMPTS, retry_backoff_ms};
 use gpes_canon::ContentHash;
 use gpes_protocol::{
-    Collection, DataClass, FailureAck, FailureReport, Job, JobCounts, JobStatus, Purpose,
-    QuerySpec, Receipt, ResultOutput, ResultRow, Run, RunSummary, UploadRequest,
+    Collection, DataClass, FailureAck, FailureReport, Job, JobCounts, JobStatus, Purpose, QueryRef,
+    QuerySpec, Receipt, ResultOutput, ResultRow, Run, RunKind, RunSummary, UploadRequest,
 };
 use sqlx::AssertSqlSafe;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Turns a collection into a run due at `due_ms` with one job per
 /// practice, in one transaction. Idempotent: a run is unique per
 /// collection and due time in the schema, so a second firing (another
-/// replica, a restart) returns the run already made.
+/// replica, a restart) returns the run already made. `only` names the
+/// practices of a dry run (test practices) or an ad-hoc run (the
+/// practice asking), instead of the collection's targeting.
+#[allow(clippy::too_many_arguments)]
 pub async fn fire(
     db: &Db,
     collection: &Collection,
     due_ms: u64,
     now_ms: u64,
     run_date: &str,
+    kind: RunKind,
+    only: Option<&BTreeSet<String>>,
     who: Option<&super::audit::Entry<'_>>,
 ) -> Result<(Run, bool), Refusal> {
-    let run_id = format!("{}-{}", collection.id, due_ms);
+    let run_id = match kind {
+        RunKind::Scheduled | RunKind::Manual => format!("{}-{}", collection.id, due_ms),
+        RunKind::DryRun => format!("{}-dry-run-{}", collection.id, due_ms),
+        RunKind::Adhoc => format!("{}-adhoc-{}", collection.id, due_ms),
+    };
     let parameters = resolve_parameters(&collection.parameters, run_date);
     let deadline_ms = due_ms.saturating_add(collection.deadline_seconds.saturating_mul(1000));
     let mut tx = db.write().await?;
     let inserted = sqlx::query(
-        "INSERT INTO runs (id, collection_id, due_ms, created_ms, deadline_ms, parameters) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (collection_id, due_ms) DO NOTHING",
+        "INSERT INTO runs (id, collection_id, due_ms, created_ms, deadline_ms, parameters, \
+         collection_version, query_id, query_version, kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (collection_id, due_ms) DO NOTHING",
     )
     .bind(&run_id)
     .bind(&collection.id)
@@ -42,31 +53,56 @@ pub async fn fire(
     .bind(to_i64(now_ms))
     .bind(to_i64(deadline_ms))
     .bind(serde_json::to_string(&parameters).map_err(|e| Refusal::Store(e.to_string()))?)
+    .bind(i64::from(collection.version))
+    .bind(&collection.query_ref.id)
+    .bind(i64::from(collection.query_ref.version))
+    .bind(kind.as_str())
     .execute(&mut *tx)
     .await?;
     let created = inserted.rows_affected() == 1;
     if created {
         // The practices now: closed ones drop out, merged ones go to their
         // successor, targeted regions and suppliers are read afresh.
-        let (practices, notes) = super::practices::resolve_targets(
-            &mut tx,
-            &collection.practices,
-            &collection.targeting,
-        )
-        .await?;
+        let (practices, notes) = match only {
+            Some(set) => (set.clone(), Vec::new()),
+            None => {
+                super::practices::resolve_targets(
+                    &mut tx,
+                    &collection.practices,
+                    &collection.targeting,
+                )
+                .await?
+            }
+        };
         for note in &notes {
             tracing::warn!(run = %run_id, "{note}");
         }
+        // Where each stands now: an offered collection extracts only
+        // those who accepted, by decision or standing preference; the
+        // rest are kept in the run as not participating, with why. A dry
+        // or ad-hoc run extracts exactly the practices it names.
+        let standing = match only {
+            Some(_) => BTreeMap::new(),
+            None => super::participation::states_in(&mut tx, collection, &practices).await?,
+        };
         for practice in &practices {
+            let (state, participation) = match standing.get(practice) {
+                Some(s) if s.takes_part() => ("pending", s.as_str()),
+                Some(s) => ("not-participating", s.as_str()),
+                None if only.is_some() => ("pending", kind.as_str()),
+                None => ("pending", "mandatory"),
+            };
             sqlx::query(
                 "INSERT INTO jobs (id, run_id, practice, state, not_before_ms, deadline_ms, \
-                 attempts, updated_ms) VALUES ($1, $2, $3, 'pending', 0, $4, 0, $5)",
+                 attempts, updated_ms, participation) VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7)",
             )
             .bind(format!("{run_id}-{practice}"))
             .bind(&run_id)
             .bind(practice)
+            .bind(state)
             .bind(to_i64(deadline_ms))
             .bind(to_i64(now_ms))
+            .bind(participation)
             .execute(&mut *tx)
             .await?;
         }
@@ -99,10 +135,15 @@ struct RunRow {
     parameters: String,
     cancelled_ms: Option<i64>,
     name: String,
+    collection_version: i64,
+    query_id: Option<String>,
+    query_version: Option<i64>,
+    kind: String,
 }
 
 const RUN_COLUMNS: &str = "r.id, r.collection_id, r.due_ms, r.deadline_ms, r.parameters, \
-                           r.cancelled_ms, c.name";
+                           r.cancelled_ms, c.name, r.collection_version, r.query_id, \
+                           r.query_version, r.kind";
 
 impl RunRow {
     fn into_run(self, job_count: u64) -> Result<(Run, String), Refusal> {
@@ -116,6 +157,16 @@ impl RunRow {
                     .map_err(|e| Refusal::Store(e.to_string()))?,
                 job_count,
                 cancelled_ms: self.cancelled_ms.map(to_u64),
+                collection_version: u32::try_from(self.collection_version).unwrap_or(0),
+                query_ref: match (self.query_id, self.query_version) {
+                    (Some(id), Some(version)) => Some(QueryRef {
+                        id,
+                        version: u32::try_from(version).unwrap_or(0),
+                    }),
+                    _ => None,
+                },
+                kind: serde_json::from_value(serde_json::Value::String(self.kind.clone()))
+                    .map_err(|_| Refusal::Store(format!("run kind '{}' stored", self.kind)))?,
             },
             self.name,
         ))
@@ -159,6 +210,7 @@ async fn summary_of(db: &Db, row: RunRow, id: &str) -> Result<RunSummary, Refusa
             JobStatus::Failed => jobs.failed += n,
             JobStatus::Expired => jobs.expired += n,
             JobStatus::Cancelled => jobs.cancelled += n,
+            JobStatus::NotParticipating => jobs.not_participating += n,
         }
     }
     let (run, collection_name) = row.into_run(jobs.total())?;
@@ -223,6 +275,7 @@ struct ResultLine {
     extract: Option<String>,
     stored_ms: Option<i64>,
     late: Option<i64>,
+    participation: Option<String>,
 }
 
 /// The stored extract of one practice's job in a run, for the audited
@@ -257,7 +310,7 @@ pub async fn results_page(
 ) -> Result<(Vec<ResultRow>, Option<String>), Refusal> {
     let rows: Vec<ResultLine> = sqlx::query_as(
         "SELECT j.id, j.practice, j.state, j.attempts, j.last_error, s.extract_hash, s.extract, \
-         s.stored_ms, s.late FROM jobs j LEFT JOIN results s ON s.job_id = j.id \
+         s.stored_ms, s.late, j.participation FROM jobs j LEFT JOIN results s ON s.job_id = j.id \
          WHERE j.run_id = $1 AND j.practice > $2 AND ($4 = '' OR j.practice = $4) \
          ORDER BY j.practice LIMIT $3",
     )
@@ -301,6 +354,7 @@ pub async fn results_page(
                 .and_then(|h| h.parse::<ContentHash>().ok()),
             result,
             data_quality_warnings: warnings,
+            participation: line.participation,
         });
     }
     let next = if more {
@@ -728,6 +782,60 @@ pub async fn cancel_run(
     super::audit::append(&mut tx, db, who, now_ms).await?;
     tx.commit().await?;
     run_summary(db, run_id).await
+}
+
+/// Deletes a dry run, its jobs and results, with an audit entry naming
+/// it. Refused for any other kind of run, and for a dry run with jobs
+/// still waiting or held by an agent (cancel it first). Returns how many
+/// jobs went.
+pub async fn delete_dry_run(
+    db: &Db,
+    run_id: &str,
+    now_ms: u64,
+    who: &super::audit::Entry<'_>,
+) -> Result<u64, Refusal> {
+    let mut tx = db.write().await?;
+    let found: Option<(String,)> = sqlx::query_as("SELECT kind FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((kind,)) = found else {
+        return Err(Refusal::UnknownRun(run_id.to_owned()));
+    };
+    if kind != RunKind::DryRun.as_str() {
+        return Err(Refusal::Exists(format!(
+            "run '{run_id}' is a {kind} run: only dry runs are deleted; every other run is kept"
+        )));
+    }
+    let (open,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state IN ('pending', 'leased')",
+    )
+    .bind(run_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if open > 0 {
+        return Err(Refusal::Exists(format!(
+            "dry run '{run_id}' still has {open} jobs waiting or running: cancel it first"
+        )));
+    }
+    for sql in [
+        "DELETE FROM results WHERE run_id = $1",
+        "DELETE FROM job_agents WHERE job_id IN (SELECT id FROM jobs WHERE run_id = $1)",
+    ] {
+        sqlx::query(sql).bind(run_id).execute(&mut *tx).await?;
+    }
+    let jobs = sqlx::query("DELETE FROM jobs WHERE run_id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM runs WHERE id = $1")
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?;
+    super::audit::append(&mut tx, db, who, now_ms).await?;
+    tx.commit().await?;
+    Ok(jobs)
 }
 
 /// Offers a run's failed jobs again, with fresh attempts. Returns how many.

@@ -10,9 +10,13 @@
 //! Times are integer Unix milliseconds.
 
 pub mod agents;
+pub mod attention;
 pub mod audit;
 pub mod collections;
+pub mod feeds;
 pub mod jobs;
+pub mod organisations;
+pub mod participation;
 pub mod practices;
 pub mod queries;
 pub mod refusals;

@@ -421,6 +421,15 @@ pub async fn resolve_targets(
     Ok((out, notes))
 }
 
+/// The registry's active test practices: what a dry run reaches.
+pub async fn test_practices(db: &Db) -> Result<std::collections::BTreeSet<String>, Refusal> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT code FROM practices WHERE test = 1 AND status = 'active'")
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows.into_iter().map(|(c,)| c).collect())
+}
+
 /// Every practice named must be in the registry and active: what a
 /// collection or an enrollment token may name.
 pub async fn check_active(db: &Db, codes: &[String]) -> Result<(), Refusal> {

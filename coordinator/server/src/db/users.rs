@@ -46,7 +46,10 @@ impl From<TokenRow> for UserToken {
     }
 }
 
-async fn grants_of(conn: &mut sqlx::AnyConnection, user_id: &str) -> Result<Vec<Grant>, Refusal> {
+pub async fn grants_of(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+) -> Result<Vec<Grant>, Refusal> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT role, scope FROM grants WHERE user_id = $1 ORDER BY role, scope")
             .bind(user_id)
@@ -177,7 +180,11 @@ async fn require_user(tx: &mut Transaction<'static, Any>, id: &str) -> Result<()
 /// mistake does not become a grant that silently reaches nothing.
 async fn check_scope(tx: &mut Transaction<'static, Any>, grant: &Grant) -> Result<(), Refusal> {
     let (sql, what) = match grant.role.scope_kind() {
-        ScopeKind::None | ScopeKind::Organisation => return Ok(()),
+        ScopeKind::None => return Ok(()),
+        ScopeKind::Organisation => (
+            "SELECT code FROM organisations WHERE code = $1",
+            "requesting organisation (an admin adds it with `gpesctl org set` first)",
+        ),
         ScopeKind::Practice => (
             "SELECT code FROM practices WHERE code = $1 LIMIT 1",
             "practice",

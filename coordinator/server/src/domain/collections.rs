@@ -3,7 +3,9 @@
 
 use super::queries::CheckedQuery;
 use super::{Refusal, check_practice_code};
-use gpes_protocol::{CollectionState, CreateCollectionRequest, DataClass, Targeting};
+use gpes_protocol::{
+    CollectionState, CollectionTerms, CreateCollectionRequest, DataClass, Targeting,
+};
 use gpes_schedule::Schedule;
 use std::collections::BTreeMap;
 
@@ -29,6 +31,8 @@ pub struct NewCollection {
     pub deadline_seconds: u64,
     /// Draft or active, as made.
     pub state: CollectionState,
+    /// Who asked, on what basis, how practices take part.
+    pub terms: CollectionTerms,
 }
 
 /// Replaces `run-date` by the run's London date.
@@ -103,6 +107,7 @@ pub fn validate(
             "a run's deadline must be between {MIN_DEADLINE_SECONDS} seconds and 366 days after it fires, not {deadline_seconds} seconds"
         )));
     }
+    let terms = check_terms(&request.terms, request.data_class)?;
     let output_shape = match spec.output {
         gpes_query::Output::Aggregate { .. } => "aggregate",
         gpes_query::Output::RecordLevel { .. } => "record-level",
@@ -123,6 +128,53 @@ pub fn validate(
         } else {
             CollectionState::Active
         },
+        terms,
+    })
+}
+
+/// A collection's terms: a requesting organisation's code in shape (the
+/// store checks it exists); patient-identifiable data only with a legal
+/// basis and an approval reference recorded.
+pub fn check_terms(terms: &CollectionTerms, class: DataClass) -> Result<CollectionTerms, Refusal> {
+    fn text(what: &str, v: &Option<String>) -> Result<Option<String>, Refusal> {
+        let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        if v.chars().count() > 500 || v.chars().any(char::is_control) {
+            return Err(Refusal::Invalid(format!(
+                "the {what} must be at most 500 printable characters on one line"
+            )));
+        }
+        Ok(Some(v.to_owned()))
+    }
+    let requested_by = match terms.requested_by.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(code) => {
+            if !(3..=10).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(Refusal::Invalid(format!(
+                    "'{code}' is not an organisation's code: 3 to 10 letters and digits (an ODS code)"
+                )));
+            }
+            Some(code.to_ascii_uppercase())
+        }
+    };
+    let legal_basis = text("legal basis", &terms.legal_basis)?;
+    let approval_reference = text("approval reference", &terms.approval_reference)?;
+    if class == DataClass::PatientIdentifiable
+        && (legal_basis.is_none() || approval_reference.is_none())
+    {
+        return Err(Refusal::Invalid(
+            "patient-identifiable data is collected only under a recorded legal basis and approval: give terms.legal_basis and terms.approval_reference".into(),
+        ));
+    }
+    Ok(CollectionTerms {
+        requested_by,
+        participation: terms.participation,
+        method: terms.method,
+        legal_basis,
+        approval_reference,
+        needs_declaration: terms.needs_declaration,
+        needs_approval: terms.needs_approval,
     })
 }
 

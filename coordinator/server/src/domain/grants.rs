@@ -224,6 +224,17 @@ pub enum Permission {
     /// supplier's users those reaching their practices.
     ViewTimetable,
     ViewAudit,
+    /// The collections offered to a practice, its decisions and
+    /// preferences: operators all; a practice's users and its region's
+    /// commissioners theirs.
+    ViewOffers,
+    /// Accept or decline an offered collection for a practice: its B1845
+    /// users.
+    DecideParticipation,
+    /// A practice's standing preferences: its B1844 users.
+    KeepPreferences,
+    /// Run a collection now for one's own practice: its B1842 users.
+    RequestAdhoc,
 }
 
 impl Permission {
@@ -245,6 +256,10 @@ impl Permission {
             Permission::ViewPractices => "see practices",
             Permission::ViewTimetable => "see the timetable",
             Permission::ViewAudit => "read the audit trail",
+            Permission::ViewOffers => "see offers, participation and what needs attention",
+            Permission::DecideParticipation => "accept or decline collections for a practice",
+            Permission::KeepPreferences => "keep a practice's standing preferences",
+            Permission::RequestAdhoc => "run an ad-hoc extraction for a practice",
         }
     }
 }
@@ -278,9 +293,13 @@ fn reaches(role: Role, permission: Permission) -> Reaches {
         ) => Everything,
         (P::ViewAgents, Role::Supplier) => Scope,
         (P::ViewResults, Role::B1843 | Role::Commissioner) => Scope,
-        (P::ViewTimetable, Role::CollectionManager | Role::Viewer) => Everything,
+        (P::ViewTimetable | P::ViewOffers, Role::CollectionManager | Role::Viewer) => Everything,
+        (P::DecideParticipation, Role::B1845) => Scope,
+        (P::KeepPreferences, Role::B1844) => Scope,
+        (P::RequestAdhoc, Role::B1842) => Scope,
+        (P::DecideParticipation | P::KeepPreferences | P::RequestAdhoc, _) => Nothing,
         (
-            P::ViewPractices | P::ViewTimetable,
+            P::ViewPractices | P::ViewTimetable | P::ViewOffers,
             Role::B1842
             | Role::B1843
             | Role::B1844

@@ -27,6 +27,7 @@ pub fn parse_state(s: &str) -> Result<JobStatus, Refusal> {
         "failed" => JobStatus::Failed,
         "expired" => JobStatus::Expired,
         "cancelled" => JobStatus::Cancelled,
+        "not-participating" => JobStatus::NotParticipating,
         other => return Err(Refusal::Store(format!("unknown job state '{other}'"))),
     })
 }
@@ -39,6 +40,7 @@ pub fn state_name(s: JobStatus) -> &'static str {
         JobStatus::Failed => "failed",
         JobStatus::Expired => "expired",
         JobStatus::Cancelled => "cancelled",
+        JobStatus::NotParticipating => "not-participating",
     }
 }
 
@@ -224,6 +226,7 @@ mod tests {
             JobStatus::Failed,
             JobStatus::Expired,
             JobStatus::Cancelled,
+            JobStatus::NotParticipating,
         ] {
             assert_eq!(parse_state(state_name(s)).expect("known"), s);
         }

@@ -6,6 +6,8 @@
 pub mod collections;
 pub mod grants;
 pub mod jobs;
+pub mod organisations;
+pub mod participation;
 pub mod queries;
 pub mod refusal;
 

@@ -62,6 +62,8 @@ pub enum Refusal {
         state: &'static str,
         what: String,
     },
+    #[error("organisation '{0}' does not exist; an admin adds it with gpesctl org set")]
+    UnknownOrganisation(String),
     #[error("query {0} is not in the library")]
     NoSuchQuery(String),
     #[error("user '{0}' does not exist")]

@@ -72,6 +72,7 @@ impl From<Refusal> for ApiError {
             | Refusal::NotAllowed(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
             Refusal::UnknownJob(_)
             | Refusal::UnknownCollection(_)
+            | Refusal::UnknownOrganisation(_)
             | Refusal::UnknownRun(_)
             | Refusal::NoSuchAgent(_)
             | Refusal::UnknownPractice(_)

@@ -177,6 +177,12 @@ pub async fn export_run(
     };
     let only = super::operator::results_scope(&app, &operator, q.practice.as_deref()).await?;
     let summary = db::jobs::run_summary(&app.db, &id).await?;
+    if summary.run.kind == gpes_protocol::RunKind::DryRun {
+        return Err(crate::domain::Refusal::Exists(format!(
+            "run '{id}' is a dry run: it is never exported or delivered; read its results"
+        ))
+        .into());
+    }
     db::audit::record(
         &app.db,
         &operator.did(

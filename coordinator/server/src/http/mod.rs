@@ -5,14 +5,19 @@
 //! or, for enrollment alone, neither).
 
 pub mod agent;
+pub mod attention;
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod export;
 pub mod listener;
 pub mod operator;
+pub mod organisations;
+pub mod participation;
 pub mod permissions;
 pub mod queries;
+pub mod side_runs;
+pub mod timetable;
 pub mod users;
 
 use crate::config::Config;
@@ -176,7 +181,12 @@ async fn around(
     let id = format!("{:x}", REQUESTS.fetch_add(1, Ordering::Relaxed));
     let request_id = id.clone();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // A calendar feed's address holds its secret: never logged.
+    let path = if req.uri().path().starts_with("/feeds/") {
+        "/feeds/{secret}/timetable.ics".to_owned()
+    } else {
+        req.uri().path().to_owned()
+    };
     let span = tracing::info_span!("request", id = %id, %method, %path, listener = ?kind);
     let agent = req
         .extensions()
@@ -193,7 +203,9 @@ async fn around(
             .get(VERSION_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u32>().ok());
-        let exempt = path == "/v1/openapi.json";
+        // Calendar programs send no protocol version; nor need a reader
+        // of the API document.
+        let exempt = path == "/v1/openapi.json" || path.starts_with("/feeds/");
         let (spoken, mut response) = match peer_version(kind, &path, theirs) {
             Err(e) if !exempt => (
                 PROTOCOL_VERSION,

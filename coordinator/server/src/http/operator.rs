@@ -17,7 +17,7 @@ use gpes_protocol::{
     AgentInfo, AuditEntry, AuditVerification, Collection, CollectionState, CreateCollectionRequest,
     CreateTokenRequest, CreateTokenResponse, EnrollRequest, EnrollResponse, Page, Practice,
     PracticeImportRequest, PracticeImportResponse, PracticeSetRequest, RecordsDownload,
-    ResultOutput, RevokeResponse, Run, RunResults, RunSummary, TimetableEntry,
+    ResultOutput, RevokeResponse, Run, RunResults, RunSummary,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -40,12 +40,15 @@ pub fn routes() -> Router<Arc<App>> {
             "/v1/collections",
             post(create_collection).get(list_collections),
         )
-        .route("/v1/collections/{id}", get(show_collection))
+        .route(
+            "/v1/collections/{id}",
+            get(show_collection).put(edit_collection),
+        )
+        .route("/v1/collections/{id}/versions", get(collection_versions))
         .route("/v1/collections/{id}/run", post(run_now))
         .route("/v1/collections/{id}/activate", post(activate_collection))
         .route("/v1/collections/{id}/pause", post(pause_collection))
         .route("/v1/collections/{id}/retire", post(retire_collection))
-        .route("/v1/timetable", get(timetable))
         .route("/v1/runs", get(list_runs))
         .route("/v1/runs/{id}", get(show_run))
         .route("/v1/runs/{id}/results", get(run_results))
@@ -67,6 +70,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/openapi.json", get(openapi))
         .merge(super::users::routes())
         .merge(super::queries::routes())
+        .merge(super::organisations::routes())
+        .merge(super::participation::routes())
+        .merge(super::timetable::routes())
+        .merge(super::side_runs::routes())
+        .merge(super::attention::routes())
 }
 
 /// The OpenAPI 3.1 document of both listeners, kept in step with the
@@ -253,6 +261,56 @@ async fn create_collection(
     operator: Operator,
     JsonBody(request): JsonBody<CreateCollectionRequest, OPERATOR_LIMIT>,
 ) -> Result<(StatusCode, Json<Collection>), ApiError> {
+    let checked = check_collection(&app, request).await?;
+    let id = domain::random_id("collection");
+    let who = operator.did("collection.create", &id, definition_detail(&checked));
+    let collection = db::collections::create(&app.db, &id, &checked, app.now_ms(), &who).await?;
+    Ok((StatusCode::CREATED, Json(collection)))
+}
+
+/// `PUT /v1/collections/{id}`: a draft's or paused collection's definition
+/// replaced whole, as its next version.
+async fn edit_collection(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<CreateCollectionRequest, OPERATOR_LIMIT>,
+) -> Result<Json<Collection>, ApiError> {
+    let checked = check_collection(&app, request).await?;
+    let who = operator.did("collection.edit", &id, definition_detail(&checked));
+    Ok(Json(
+        db::collections::edit(&app.db, &id, &checked, app.now_ms(), &who).await?,
+    ))
+}
+
+async fn collection_versions(
+    State(app): State<Arc<App>>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<gpes_protocol::CollectionVersion>>, ApiError> {
+    Ok(Json(db::collections::versions(&app.db, &id).await?))
+}
+
+/// What the audit trail says of a collection's definition.
+fn definition_detail(c: &domain::collections::NewCollection) -> serde_json::Value {
+    serde_json::json!({
+        "name": c.name,
+        "query": c.query.id,
+        "query_hash": c.query.spec.hash.to_string(),
+        "practices": c.practices,
+        "targeting": c.targeting,
+        "schedule": c.schedule,
+        "terms": c.terms,
+    })
+}
+
+/// A collection's definition checked whole: its query (text or library
+/// version), parameters, schedule, practices and targeting against the
+/// registry, and its requesting organisation.
+async fn check_collection(
+    app: &App,
+    request: CreateCollectionRequest,
+) -> Result<domain::collections::NewCollection, ApiError> {
     let query = match (&request.query_ref, request.query.trim().is_empty()) {
         (Some(_), false) => {
             return Err(ApiError::unprocessable(
@@ -276,21 +334,8 @@ async fn create_collection(
     )?;
     db::practices::check_active(&app.db, &checked.practices).await?;
     db::practices::check_targeting(&app.db, &checked.targeting).await?;
-    let id = domain::random_id("collection");
-    let who = operator.did(
-        "collection.create",
-        &id,
-        serde_json::json!({
-            "name": checked.name,
-            "query": checked.query.id,
-            "query_hash": checked.query.spec.hash.to_string(),
-            "practices": checked.practices,
-            "targeting": checked.targeting,
-            "schedule": checked.schedule,
-        }),
-    );
-    let collection = db::collections::create(&app.db, &id, &checked, app.now_ms(), &who).await?;
-    Ok((StatusCode::CREATED, Json(collection)))
+    db::organisations::check_exists(&app.db, checked.terms.requested_by.as_deref()).await?;
+    Ok(checked)
 }
 
 async fn list_collections(
@@ -377,93 +422,13 @@ async fn run_now(
         ms(now),
         ms(now),
         &scheduler::london_date(now),
+        gpes_protocol::RunKind::Manual,
+        None,
         Some(&operator.did("run.now", &id, serde_json::Value::Null)),
     )
     .await?;
     app.jobs_ready.notify_waiters();
     Ok((StatusCode::CREATED, Json(run)))
-}
-
-/// `?weeks=N` on the timetable (1 to 26, 4 when absent).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimetableQuery {
-    #[serde(default)]
-    weeks: Option<u32>,
-}
-
-/// Most entries the timetable gives at once.
-const TIMETABLE_MAX: usize = 5_000;
-
-/// Every active collection's runs due in the coming weeks, soonest first,
-/// with the practices each would reach if it fired now; for a caller
-/// whose grants reach some practices only, the runs reaching theirs.
-async fn timetable(
-    State(app): State<Arc<App>>,
-    operator: Operator,
-    q: Result<Query<TimetableQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<TimetableEntry>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let weeks = q.weeks.unwrap_or(4);
-    if !(1..=26).contains(&weeks) {
-        return Err(ApiError::unprocessable(format!(
-            "weeks must be between 1 and 26, not {weeks}"
-        )));
-    }
-    let reach = operator.reach();
-    let mine: Option<std::collections::BTreeSet<String>> = if reach.everything {
-        None
-    } else {
-        let mut codes = std::collections::BTreeSet::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let (page, next) =
-                db::practices::page(&app.db, cursor.as_deref(), MAX_PAGE, &reach).await?;
-            codes.extend(page.into_iter().map(|p| p.code));
-            match next {
-                Some(n) => cursor = Some(n),
-                None => break,
-            }
-        }
-        Some(codes)
-    };
-    let now = app.clock.now();
-    let until = now + chrono::Duration::weeks(i64::from(weeks));
-    let mut out = Vec::new();
-    for (collection, _) in db::collections::scheduled(&app.db).await? {
-        let Ok(schedule) = gpes_schedule::Schedule::parse(&collection.schedule) else {
-            continue;
-        };
-        let mut tx = app.db.pool().begin().await.map_err(domain::Refusal::from)?;
-        let (practices, _) =
-            db::practices::resolve_targets(&mut tx, &collection.practices, &collection.targeting)
-                .await?;
-        tx.rollback().await.map_err(domain::Refusal::from)?;
-        let theirs: Vec<String> = match &mine {
-            None => Vec::new(),
-            Some(codes) => practices.intersection(codes).cloned().collect(),
-        };
-        if mine.is_some() && theirs.is_empty() {
-            continue;
-        }
-        for due in schedule.fires_between(now, until) {
-            out.push(TimetableEntry {
-                collection_id: collection.id.clone(),
-                collection_name: collection.name.clone(),
-                due_ms: ms(due),
-                due_local: due.with_timezone(&gpes_schedule::TIME_ZONE).to_rfc3339(),
-                practice_count: practices.len() as u64,
-                practices: theirs.clone(),
-            });
-            if out.len() > TIMETABLE_MAX {
-                return Err(ApiError::unprocessable(format!(
-                    "more than {TIMETABLE_MAX} runs are due in {weeks} weeks: ask for fewer weeks"
-                )));
-            }
-        }
-    }
-    out.sort_by(|a, b| (a.due_ms, &a.collection_id).cmp(&(b.due_ms, &b.collection_id)));
-    Ok(Json(out))
 }
 
 /// A runs cursor: the last run's due time and id.
