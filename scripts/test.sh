@@ -14,4 +14,4 @@ cargo test --locked "$@"
 echo "== the coordinator's suites again, on PostgreSQL"
 GPES_TEST_BACKEND=postgres cargo test --locked -p gpes-tests --test it -- \
     agents:: audit:: compat:: e2e:: refusals:: registry:: runs:: scheduler:: durability:: store:: hardening:: openapi:: \
-    lifecycle:: participation:: permissions:: queries:: users::
+    declarations:: lifecycle:: participation:: permissions:: queries:: users::

@@ -82,6 +82,10 @@ pub struct Definition {
     /// The practice's commissioner must approve its declared result.
     #[arg(long)]
     needs_approval: bool,
+    /// A payment rule (JSON: pence_per_point, national_list_size,
+    /// list_size_population, indicators).
+    #[arg(long)]
+    payment_rule: Option<PathBuf>,
 }
 
 impl Definition {
@@ -137,6 +141,16 @@ impl Definition {
                 approval_reference: self.approval_reference.clone(),
                 needs_declaration: self.needs_declaration,
                 needs_approval: self.needs_approval,
+                payment: match &self.payment_rule {
+                    Some(file) => Some(
+                        serde_json::from_str(
+                            &std::fs::read_to_string(file)
+                                .with_context(|| format!("cannot read {}", file.display()))?,
+                        )
+                        .with_context(|| format!("{} is not a payment rule", file.display()))?,
+                    ),
+                    None => None,
+                },
             },
         })
     }

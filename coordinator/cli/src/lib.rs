@@ -11,6 +11,7 @@ pub mod agents;
 pub mod audit;
 pub mod collections;
 pub mod connect;
+pub mod declarations;
 pub mod orgs;
 pub mod participation;
 pub mod practices;
@@ -129,6 +130,11 @@ pub enum Command {
         #[arg(long, default_value_t = 7)]
         days: u32,
     },
+    /// Declarations of practices' results, and their approval.
+    Declaration {
+        #[command(subcommand)]
+        command: declarations::DeclarationCommand,
+    },
     /// Your calendar feed addresses of the timetable.
     Feed {
         #[command(subcommand)]
@@ -238,6 +244,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         }
         Command::Attention { days } => {
             participation::attention(&connect::uplink(args)?, json, *days).await
+        }
+        Command::Declaration { command } => {
+            declarations::run(&connect::uplink(args)?, json, command).await
         }
         Command::Feed { command } => {
             participation::feed(&connect::uplink(args)?, json, command).await

@@ -31,6 +31,8 @@ pub enum RunCommand {
     /// Delete a dry run, with its jobs and results (no other run is ever
     /// deleted).
     Delete { id: String },
+    /// The run's payment lines, with the working shown.
+    Payments { id: String },
     /// Every result of the run as CSV or JSON, a row per practice and
     /// population (and breakdown cell), streamed to standard output or a
     /// file.
@@ -83,6 +85,33 @@ pub async fn run(up: &Uplink, json: bool, command: &RunCommand) -> anyhow::Resul
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print!("{}", records_csv(&r));
+            }
+        }
+        RunCommand::Payments { id } => {
+            let p: gpes_protocol::Payments = up
+                .get(&format!("/v1/runs/{}/payments", encode(id)), TIMEOUT)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                println!(
+                    "{:<10} {:<10} {:>8} {:>14}  working",
+                    "practice", "indicator", "points", "payment"
+                );
+                for l in &p.lines {
+                    println!(
+                        "{:<10} {:<10} {:>8} {:>14}  {}",
+                        l.practice,
+                        l.indicator,
+                        l.points_achieved,
+                        pounds(l.pence),
+                        l.working
+                    );
+                }
+                println!("total {} ({})", pounds(p.total_pence), p.rounding);
+                if !p.waiting.is_empty() {
+                    println!("waiting for an approved result: {}", p.waiting.join(", "));
+                }
             }
         }
         RunCommand::Delete { id } => {
@@ -275,6 +304,19 @@ impl Progress {
             self.drawn = false;
         }
     }
+}
+
+/// Whole pence as pounds: 123456 -> "£1,234.56".
+fn pounds(pence: u64) -> String {
+    let whole = (pence / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("£{grouped}.{:02}", pence % 100)
 }
 
 fn status_name(status: JobStatus) -> &'static str {

@@ -536,6 +536,9 @@ pub struct CollectionTerms {
     /// The practice's commissioner must approve its declared result.
     #[serde(default)]
     pub needs_approval: bool,
+    /// How approved results are paid, for a payment collection.
+    #[serde(default)]
+    pub payment: Option<PaymentRule>,
 }
 
 /// A requesting organisation and where its deliveries go; kept by an
@@ -787,6 +790,127 @@ pub struct AttentionItem {
     pub since_ms: Option<u64>,
     /// In words.
     pub detail: String,
+}
+
+/// Where a declaration is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeclarationState {
+    /// Declared by the practice, waiting for its commissioner.
+    Declared,
+    /// Approved (by the commissioner, or at once when the collection
+    /// needs no approval: `decided_by` is then `automatic`).
+    Approved,
+    /// Rejected by the commissioner, with a reason; the practice declares
+    /// again.
+    Rejected,
+    /// A new, different result for the same practice and period arrived:
+    /// the practice declares again.
+    Reopened,
+}
+
+/// A practice's declaration of one exact result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declaration {
+    pub id: String,
+    pub run_id: String,
+    pub collection_id: String,
+    pub practice: String,
+    pub extract_hash: ContentHash,
+    pub state: DeclarationState,
+    pub declared_ms: u64,
+    pub declared_by: String,
+    #[serde(default)]
+    pub decided_ms: Option<u64>,
+    #[serde(default)]
+    pub decided_by: Option<String>,
+    /// Why it was rejected or re-opened.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/runs/{id}/declarations`: a declarer declares the practice's
+/// result of a run, named by its extract hash (it must be the latest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareRequest {
+    pub practice: String,
+    pub extract_hash: ContentHash,
+}
+
+/// `POST /v1/declarations/{id}/reject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    pub reason: String,
+}
+
+/// A payment rule in the shape of the Quality and Outcomes Framework:
+/// per indicator, points between a lower and an upper achievement
+/// threshold, paid at a price per point, adjusted for the practice's list
+/// size against the national average and, for prevalence-adjusted
+/// indicators, its prevalence against the national one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRule {
+    /// The price of a point, in pence.
+    pub pence_per_point: u64,
+    /// The national average list size.
+    pub national_list_size: u64,
+    /// The query's population whose count is the practice's list size.
+    pub list_size_population: String,
+    pub indicators: Vec<IndicatorPayment>,
+}
+
+/// One indicator of a payment rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorPayment {
+    pub indicator: String,
+    /// The query's populations: achievement is numerator / denominator.
+    pub numerator: String,
+    pub denominator: String,
+    pub points: u32,
+    /// Achievement thresholds, in whole per cent (lower below upper).
+    pub lower_threshold: u32,
+    pub upper_threshold: u32,
+    /// For a prevalence-adjusted indicator: the register population and
+    /// the national prevalence, in parts per million.
+    #[serde(default)]
+    pub register: Option<String>,
+    #[serde(default)]
+    pub national_prevalence_ppm: Option<u64>,
+}
+
+/// One practice's payment for one indicator, with the working shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentLine {
+    pub practice: String,
+    pub indicator: String,
+    pub numerator: u64,
+    pub denominator: u64,
+    pub list_size: u64,
+    #[serde(default)]
+    pub register: Option<u64>,
+    /// Points achieved, to two places (the money is worked from the exact
+    /// value).
+    pub points_achieved: String,
+    pub pence: u64,
+    /// The working, in words and numbers.
+    pub working: String,
+}
+
+/// `GET /v1/runs/{id}/payments`: the payment lines of the practices whose
+/// result for the period is approved, and those still waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payments {
+    pub run_id: String,
+    pub lines: Vec<PaymentLine>,
+    pub total_pence: u64,
+    /// Practices with no approved result yet: no line until there is.
+    pub waiting: Vec<String>,
+    /// How money is rounded.
+    pub rounding: String,
 }
 
 /// One upcoming run on the timetable (`GET /v1/timetable`).

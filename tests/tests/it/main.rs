@@ -3,6 +3,7 @@
 mod agents;
 mod audit;
 mod compat;
+mod declarations;
 mod durability;
 mod e2e;
 mod formats;

@@ -540,6 +540,56 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             Some(json!({ "practice": "B82002" })),
             roles(ADMINS),
         ),
+        // Declarations: a practice's declarers declare (this collection
+        // needs none: the allowed are told so, 422); its commissioner
+        // decides (no such declaration: 404).
+        case(
+            "POST",
+            "/v1/runs/{id}/declarations",
+            format!("/v1/runs/{run}/declarations"),
+            Some(
+                json!({ "practice": "A81001", "extract_hash": format!("sha256:{}", "0".repeat(64)) }),
+            ),
+            plus(ADMINS, &["declarer"]),
+        ),
+        case(
+            "POST",
+            "/v1/runs/{id}/declarations",
+            format!("/v1/runs/{run}/declarations"),
+            Some(
+                json!({ "practice": "B82002", "extract_hash": format!("sha256:{}", "0".repeat(64)) }),
+            ),
+            roles(ADMINS),
+        ),
+        // Payments (this collection has no rule: the allowed are told so).
+        case(
+            "GET",
+            "/v1/runs/{id}/payments",
+            format!("/v1/runs/{run}/payments"),
+            None,
+            plus(OPERATORS, &["B1843", "declarer", "commissioner"]),
+        ),
+        case(
+            "GET",
+            "/v1/declarations",
+            "/v1/declarations",
+            None,
+            plus(OPERATORS, &["B1843", "declarer", "commissioner"]),
+        ),
+        case(
+            "POST",
+            "/v1/declarations/{id}/approve",
+            "/v1/declarations/no-such/approve",
+            None,
+            plus(ADMINS, &["commissioner"]),
+        ),
+        case(
+            "POST",
+            "/v1/declarations/{id}/reject",
+            "/v1/declarations/no-such/reject",
+            Some(json!({ "reason": "wrong" })),
+            plus(ADMINS, &["commissioner"]),
+        ),
         case(
             "GET",
             "/v1/attention",

@@ -140,6 +140,16 @@ impl Coordinator {
         (base.with_bearer(&token.secret), token.secret)
     }
 
+    /// An uplink to the operator listener speaking with `token`.
+    pub fn user_uplink(&self, token: &str) -> Uplink {
+        Uplink::new(
+            &self.running.operator_addr.to_string(),
+            gpes_pki::operator_client_config(&self.running.ca_pem).expect("tls"),
+        )
+        .expect("uplink")
+        .with_bearer(token)
+    }
+
     /// Runs one gpesctl command line in this process, as the holder of
     /// `token`, against this coordinator: what a person typing it gets
     /// (an error carries gpesctl's message).

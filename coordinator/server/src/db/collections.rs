@@ -34,12 +34,13 @@ struct CollectionRow {
     approval_reference: Option<String>,
     needs_declaration: i64,
     needs_approval: i64,
+    payment_rule: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, query_canonical, query_hash, query_source, parameters, schedule, \
                        purpose, data_class, deadline_seconds, created_ms, query_id, query_version, \
                        state, version, requested_by, participation, method, legal_basis, \
-                       approval_reference, needs_declaration, needs_approval";
+                       approval_reference, needs_declaration, needs_approval, payment_rule";
 
 fn enum_text<T: serde::Serialize>(v: &T) -> Result<String, Refusal> {
     match serde_json::to_value(v).map_err(|e| Refusal::Store(e.to_string()))? {
@@ -97,6 +98,14 @@ impl CollectionRow {
                 approval_reference: self.approval_reference,
                 needs_declaration: self.needs_declaration != 0,
                 needs_approval: self.needs_approval != 0,
+                payment: self
+                    .payment_rule
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|e| {
+                        Refusal::Store(format!("stored payment rule does not read: {e}"))
+                    })?,
             },
         })
     }
@@ -203,8 +212,8 @@ async fn write_definition(
          query_source = $5, parameters = $6, schedule = $7, purpose = $8, data_class = $9, \
          deadline_seconds = $10, query_id = $11, query_version = $12, output_shape = $13, \
          requested_by = $14, participation = $15, method = $16, legal_basis = $17, \
-         approval_reference = $18, needs_declaration = $19, needs_approval = $20 \
-         WHERE id = $1",
+         approval_reference = $18, needs_declaration = $19, needs_approval = $20, \
+         payment_rule = $21 WHERE id = $1",
     )
     .bind(id)
     .bind(&c.name)
@@ -226,6 +235,13 @@ async fn write_definition(
     .bind(t.approval_reference.as_deref())
     .bind(i64::from(t.needs_declaration))
     .bind(i64::from(t.needs_approval))
+    .bind(
+        t.payment
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Refusal::Store(e.to_string()))?,
+    )
     .execute(&mut **tx)
     .await?;
     for table in ["collection_practices", "collection_targets"] {

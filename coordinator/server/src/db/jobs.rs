@@ -725,6 +725,16 @@ pub async fn accept_upload(
         now_ms,
     )
     .await?;
+    // A recalculation re-opens what the practice declared for the period.
+    super::declarations::reopen_for_new_result(
+        &mut tx,
+        db,
+        &job.run_id,
+        &job.practice,
+        &upload.extract_hash,
+        now_ms,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Receipt {
         job_id: upload.job_id.clone(),

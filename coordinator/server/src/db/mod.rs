@@ -13,6 +13,7 @@ pub mod agents;
 pub mod attention;
 pub mod audit;
 pub mod collections;
+pub mod declarations;
 pub mod feeds;
 pub mod jobs;
 pub mod organisations;

@@ -108,6 +108,9 @@ pub fn validate(
         )));
     }
     let terms = check_terms(&request.terms, request.data_class)?;
+    if let Some(rule) = &terms.payment {
+        super::payments::check_rule(rule, spec, request.purpose)?;
+    }
     let output_shape = match spec.output {
         gpes_query::Output::Aggregate { .. } => "aggregate",
         gpes_query::Output::RecordLevel { .. } => "record-level",
@@ -167,6 +170,11 @@ pub fn check_terms(terms: &CollectionTerms, class: DataClass) -> Result<Collecti
             "patient-identifiable data is collected only under a recorded legal basis and approval: give terms.legal_basis and terms.approval_reference".into(),
         ));
     }
+    if terms.needs_approval && !terms.needs_declaration {
+        return Err(Refusal::Invalid(
+            "a commissioner approves a declared result: a collection that needs an approval needs a declaration too (terms.needs_declaration)".into(),
+        ));
+    }
     Ok(CollectionTerms {
         requested_by,
         participation: terms.participation,
@@ -175,6 +183,7 @@ pub fn check_terms(terms: &CollectionTerms, class: DataClass) -> Result<Collecti
         approval_reference,
         needs_declaration: terms.needs_declaration,
         needs_approval: terms.needs_approval,
+        payment: terms.payment.clone(),
     })
 }
 

@@ -235,6 +235,14 @@ pub enum Permission {
     KeepPreferences,
     /// Run a collection now for one's own practice: its B1842 users.
     RequestAdhoc,
+    /// Declare a practice's result: its declarers.
+    Declare,
+    /// See declarations and payment lines: operators all; a practice's
+    /// declarers and B1843 users theirs; a commissioner their region's.
+    ViewDeclarations,
+    /// Approve or reject declarations: the commissioner of the practice's
+    /// region.
+    ApproveDeclarations,
 }
 
 impl Permission {
@@ -260,6 +268,9 @@ impl Permission {
             Permission::DecideParticipation => "accept or decline collections for a practice",
             Permission::KeepPreferences => "keep a practice's standing preferences",
             Permission::RequestAdhoc => "run an ad-hoc extraction for a practice",
+            Permission::Declare => "declare a practice's results",
+            Permission::ViewDeclarations => "see declarations and payments",
+            Permission::ApproveDeclarations => "approve or reject declarations",
         }
     }
 }
@@ -297,7 +308,19 @@ fn reaches(role: Role, permission: Permission) -> Reaches {
         (P::DecideParticipation, Role::B1845) => Scope,
         (P::KeepPreferences, Role::B1844) => Scope,
         (P::RequestAdhoc, Role::B1842) => Scope,
-        (P::DecideParticipation | P::KeepPreferences | P::RequestAdhoc, _) => Nothing,
+        (P::Declare, Role::Declarer) => Scope,
+        (P::ApproveDeclarations, Role::Commissioner) => Scope,
+        (P::ViewDeclarations, Role::CollectionManager | Role::Viewer) => Everything,
+        (P::ViewDeclarations, Role::Declarer | Role::B1843 | Role::Commissioner) => Scope,
+        (
+            P::DecideParticipation
+            | P::KeepPreferences
+            | P::RequestAdhoc
+            | P::Declare
+            | P::ApproveDeclarations
+            | P::ViewDeclarations,
+            _,
+        ) => Nothing,
         (
             P::ViewPractices | P::ViewTimetable | P::ViewOffers,
             Role::B1842

@@ -4,10 +4,12 @@
 //! caller, so tests control the clock.
 
 pub mod collections;
+pub mod declarations;
 pub mod grants;
 pub mod jobs;
 pub mod organisations;
 pub mod participation;
+pub mod payments;
 pub mod queries;
 pub mod refusal;
 

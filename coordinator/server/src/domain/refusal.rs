@@ -64,6 +64,8 @@ pub enum Refusal {
     },
     #[error("organisation '{0}' does not exist; an admin adds it with gpesctl org set")]
     UnknownOrganisation(String),
+    #[error("declaration '{0}' does not exist")]
+    UnknownDeclaration(String),
     #[error("query {0} is not in the library")]
     NoSuchQuery(String),
     #[error("user '{0}' does not exist")]

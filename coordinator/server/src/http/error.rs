@@ -73,6 +73,7 @@ impl From<Refusal> for ApiError {
             Refusal::UnknownJob(_)
             | Refusal::UnknownCollection(_)
             | Refusal::UnknownOrganisation(_)
+            | Refusal::UnknownDeclaration(_)
             | Refusal::UnknownRun(_)
             | Refusal::NoSuchAgent(_)
             | Refusal::UnknownPractice(_)

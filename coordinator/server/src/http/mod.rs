@@ -8,6 +8,7 @@ pub mod agent;
 pub mod attention;
 pub mod auth;
 pub mod body;
+pub mod declarations;
 pub mod error;
 pub mod export;
 pub mod listener;

@@ -75,6 +75,7 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(super::timetable::routes())
         .merge(super::side_runs::routes())
         .merge(super::attention::routes())
+        .merge(super::declarations::routes())
 }
 
 /// The OpenAPI 3.1 document of both listeners, kept in step with the

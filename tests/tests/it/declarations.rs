@@ -1,0 +1,353 @@
+//! Declaration and approval of payment results: a practice's declarer
+//! declares its exact result, the commissioner of its region approves or
+//! rejects it with a reason, a rejected practice declares again, and a
+//! recalculation that changes a result re-opens the declaration; every
+//! step through gpesctl with each person's own token, every refusal
+//! changing nothing.
+
+use crate::support::*;
+use gpes_protocol::{
+    Collection, Declaration, DeclarationState, PollRequest, PollResponse, Receipt,
+};
+use serde_json::json;
+
+async fn upload_all(agent: &gpes_client::Uplink, practices: &[&str], registered: u64) {
+    let polled: PollResponse = agent
+        .post(
+            "/v1/jobs/poll",
+            &PollRequest {
+                practices: practices.iter().map(|p| p.to_string()).collect(),
+                wait_ms: 0,
+                ..Default::default()
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("poll");
+    assert_eq!(polled.jobs.len(), practices.len());
+    for job in &polled.jobs {
+        let _: Receipt = agent
+            .post("/v1/results", &upload_for(job, registered), TIMEOUT)
+            .await
+            .expect("upload");
+    }
+}
+
+async fn hash_of(admin: &gpes_client::Uplink, run: &str, practice: &str) -> String {
+    let results = run_results(admin, run).await.expect("results");
+    results
+        .results
+        .iter()
+        .find(|r| r.practice == practice)
+        .and_then(|r| r.extract_hash)
+        .expect("a stored result")
+        .to_string()
+}
+
+async fn declarations(admin: &gpes_client::Uplink, practice: &str) -> Vec<Declaration> {
+    admin
+        .get(&format!("/v1/declarations?practice={practice}"), TIMEOUT)
+        .await
+        .expect("declarations")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_results_are_approved_rejected_declared_again_and_reopened_by_a_recalculation() {
+    let coordinator = Coordinator::start().await;
+    let admin = coordinator.operator();
+    // A practice in another region, for the other region's commissioner.
+    let _: gpes_protocol::PracticeImportResponse = admin
+        .post(
+            "/v1/practices/import",
+            &json!({ "practices": [{
+                "code": "Z99001", "name": "Elsewhere", "region": "Q99", "status": "active",
+                "open_date": "2000-01-01", "close_date": null
+            }], "successors": [] }),
+            TIMEOUT,
+        )
+        .await
+        .expect("import");
+    let collection: Collection = admin
+        .post(
+            "/v1/collections",
+            &json!({
+                "name": "payment, declared and approved",
+                "query": gpes_tests::registered_count_query(),
+                "parameters": { "PPED": "2025-03-31" },
+                "practices": ["A81001", "B82002"],
+                "purpose": "payment",
+                "data_class": "aggregate",
+                "terms": {
+                    "needs_declaration": true,
+                    "needs_approval": true,
+                    "payment": {
+                        "pence_per_point": 22549,
+                        "national_list_size": 9600,
+                        "list_size_population": "REGISTERED",
+                        "indicators": [{
+                            "indicator": "REG",
+                            "numerator": "REGISTERED",
+                            "denominator": "REGISTERED",
+                            "points": 10,
+                            "lower_threshold": 40,
+                            "upper_threshold": 90,
+                        }],
+                    },
+                },
+            }),
+            TIMEOUT,
+        )
+        .await
+        .expect("collection");
+    let (_, declarer_a) = coordinator
+        .user("declarer-a", &[("declarer", Some("A81001"))])
+        .await;
+    let (_, declarer_b) = coordinator
+        .user("declarer-b", &[("declarer", Some("B82002"))])
+        .await;
+    let (_, commissioner) = coordinator
+        .user("commissioner-15n", &[("commissioner", Some("15N"))])
+        .await;
+    let (_, elsewhere) = coordinator
+        .user("commissioner-q99", &[("commissioner", Some("Q99"))])
+        .await;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let token = coordinator.token(&["A81001", "B82002"], 600).await;
+    let agent = agent_uplink(&coordinator, &enroll_only(dir.path(), &token.token).await);
+    let first = coordinator.run_now(&collection.id).await;
+    upload_all(&agent, &["A81001", "B82002"], 100).await;
+    let a1 = hash_of(&admin, &first.id, "A81001").await;
+    let b1 = hash_of(&admin, &first.id, "B82002").await;
+
+    let declare = |token: &str, run: &str, practice: &str, hash: &str| {
+        let (token, run, practice, hash) = (
+            token.to_owned(),
+            run.to_owned(),
+            practice.to_owned(),
+            hash.to_owned(),
+        );
+        let coordinator = &coordinator;
+        async move {
+            coordinator
+                .gpesctl(
+                    &token,
+                    &[
+                        "declaration",
+                        "declare",
+                        &run,
+                        "--practice",
+                        &practice,
+                        "--extract-hash",
+                        &hash,
+                    ],
+                )
+                .await
+        }
+    };
+    declare(&declarer_a, &first.id, "A81001", &a1)
+        .await
+        .expect("A declares");
+    declare(&declarer_b, &first.id, "B82002", &b1)
+        .await
+        .expect("B declares");
+
+    // Refused, with nothing changed: declaring another practice's result,
+    // declaring again what is declared, a commissioner of another region
+    // deciding, a rejection without a reason.
+    let before = coordinator.snapshot().await;
+    let err = declare(&declarer_a, &first.id, "B82002", &b1)
+        .await
+        .expect_err("not theirs");
+    assert!(format!("{err:#}").contains("may not"), "{err:#}");
+    let err = declare(&declarer_a, &first.id, "A81001", &a1)
+        .await
+        .expect_err("already declared");
+    assert!(format!("{err:#}").contains("already declared"), "{err:#}");
+    let a_declaration = declarations(&admin, "A81001").await[0].clone();
+    assert_eq!(a_declaration.state, DeclarationState::Declared);
+    let err = coordinator
+        .gpesctl(&elsewhere, &["declaration", "approve", &a_declaration.id])
+        .await
+        .expect_err("another region");
+    assert!(format!("{err:#}").contains("may not"), "{err:#}");
+    let err = coordinator
+        .gpesctl(
+            &commissioner,
+            &["declaration", "reject", &a_declaration.id, "--reason", " "],
+        )
+        .await
+        .expect_err("no reason");
+    assert!(format!("{err:#}").contains("reason"), "{err:#}");
+    assert_eq!(before, coordinator.snapshot().await);
+
+    // The commissioner approves A and rejects B, which declares again and
+    // is approved.
+    coordinator
+        .gpesctl(
+            &commissioner,
+            &["declaration", "list", "--state", "declared"],
+        )
+        .await
+        .expect("what waits");
+    coordinator
+        .gpesctl(
+            &commissioner,
+            &["declaration", "approve", &a_declaration.id],
+        )
+        .await
+        .expect("approve A");
+    let b_declaration = declarations(&admin, "B82002").await[0].clone();
+    coordinator
+        .gpesctl(
+            &commissioner,
+            &[
+                "declaration",
+                "reject",
+                &b_declaration.id,
+                "--reason",
+                "list size does not match our records",
+            ],
+        )
+        .await
+        .expect("reject B");
+    let rejected = declarations(&admin, "B82002").await[0].clone();
+    assert_eq!(rejected.state, DeclarationState::Rejected);
+    assert_eq!(
+        rejected.reason.as_deref(),
+        Some("list size does not match our records")
+    );
+    assert_eq!(rejected.decided_by.as_deref(), Some("commissioner-15n"));
+    let err = coordinator
+        .gpesctl(
+            &commissioner,
+            &["declaration", "approve", &b_declaration.id],
+        )
+        .await
+        .expect_err("a rejected declaration waits for nothing");
+    assert!(format!("{err:#}").contains("rejected"), "{err:#}");
+    declare(&declarer_b, &first.id, "B82002", &b1)
+        .await
+        .expect("B declares again");
+    let again = declarations(&admin, "B82002").await[0].clone();
+    assert_eq!(again.state, DeclarationState::Declared);
+    coordinator
+        .gpesctl(&commissioner, &["declaration", "approve", &again.id])
+        .await
+        .expect("approve B");
+
+    // A's files change; a re-run for the same period gives a new result,
+    // which re-opens A's approved declaration (B's, unchanged, stays).
+    let second = coordinator.run_now(&collection.id).await;
+    assert_ne!(second.id, first.id);
+    let polled: PollResponse = agent
+        .post(
+            "/v1/jobs/poll",
+            &PollRequest {
+                practices: vec!["A81001".into(), "B82002".into()],
+                wait_ms: 0,
+                ..Default::default()
+            },
+            TIMEOUT,
+        )
+        .await
+        .expect("poll");
+    for job in &polled.jobs {
+        let registered = if job.practice == "A81001" { 120 } else { 100 };
+        let _: Receipt = agent
+            .post("/v1/results", &upload_for(job, registered), TIMEOUT)
+            .await
+            .expect("upload");
+    }
+    let a2 = hash_of(&admin, &second.id, "A81001").await;
+    assert_ne!(a1, a2);
+    let reopened = declarations(&admin, "A81001").await[0].clone();
+    assert_eq!(reopened.state, DeclarationState::Reopened);
+    assert!(
+        reopened
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("recalculation") && r.contains(&second.id)),
+        "{reopened:?}"
+    );
+    assert_eq!(
+        declarations(&admin, "B82002").await[0].state,
+        DeclarationState::Approved
+    );
+    // The old result is not the latest: refused; the new one is declared.
+    let err = declare(&declarer_a, &first.id, "A81001", &a1)
+        .await
+        .expect_err("not the latest");
+    assert!(
+        format!("{err:#}").contains("not the practice's latest"),
+        "{err:#}"
+    );
+    declare(&declarer_a, &second.id, "A81001", &a2)
+        .await
+        .expect("A declares the new result");
+
+    // Payments: B's approved result is paid; A waits for its approval,
+    // then is paid on its new result. 10 points x 22549p x list/9600.
+    let payments: gpes_protocol::Payments = admin
+        .get(&format!("/v1/runs/{}/payments", second.id), TIMEOUT)
+        .await
+        .expect("payments");
+    assert_eq!(payments.waiting, ["A81001"]);
+    assert_eq!(payments.lines.len(), 1);
+    assert_eq!(
+        payments.lines[0].pence, 2349,
+        "{}",
+        payments.lines[0].working
+    );
+    let a_new = declarations(&admin, "A81001").await[0].clone();
+    coordinator
+        .gpesctl(&commissioner, &["declaration", "approve", &a_new.id])
+        .await
+        .expect("approve A's new result");
+    coordinator
+        .gpesctl(&declarer_a, &["run", "payments", &second.id])
+        .await
+        .expect("gpesctl run payments");
+    let payments: gpes_protocol::Payments = admin
+        .get(&format!("/v1/runs/{}/payments", second.id), TIMEOUT)
+        .await
+        .expect("payments");
+    assert!(payments.waiting.is_empty());
+    let pence: Vec<(&str, u64)> = payments
+        .lines
+        .iter()
+        .map(|l| (l.practice.as_str(), l.pence))
+        .collect();
+    assert_eq!(pence, [("A81001", 2819), ("B82002", 2349)]);
+    assert_eq!(payments.total_pence, 2819 + 2349);
+    let (_, viewer_a) = coordinator
+        .user("viewer-a", &[("B1843", Some("A81001"))])
+        .await;
+    let theirs: gpes_protocol::Payments = coordinator
+        .user_uplink(&viewer_a)
+        .get(&format!("/v1/runs/{}/payments", second.id), TIMEOUT)
+        .await
+        .expect("A's own payments");
+    assert_eq!(theirs.lines.len(), 1);
+    assert_eq!(theirs.lines[0].practice, "A81001");
+
+    // Every step is on the audit trail, and the trail verifies.
+    let audit: gpes_protocol::Page<gpes_protocol::AuditEntry> = admin
+        .get("/v1/audit?limit=1000", TIMEOUT)
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = audit.items.iter().map(|e| e.action.as_str()).collect();
+    for action in [
+        "declaration.declare",
+        "declaration.approve",
+        "declaration.reject",
+        "declaration.reopen",
+    ] {
+        assert!(actions.contains(&action), "{action} missing: {actions:?}");
+    }
+    let verified: gpes_protocol::AuditVerification = admin
+        .get("/v1/audit/verify", TIMEOUT)
+        .await
+        .expect("verify");
+    assert!(verified.ok, "{verified:?}");
+}
