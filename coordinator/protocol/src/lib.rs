@@ -770,6 +770,9 @@ pub enum AttentionKind {
     FailingJob,
     /// An agent has not been seen for a day.
     AgentSilent,
+    /// A declaration has waited for its commissioner longer than the
+    /// coordinator's `declaration_attention_hours`.
+    DeclarationWaiting,
 }
 
 /// One line of the needs-attention list.

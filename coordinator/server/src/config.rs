@@ -45,6 +45,10 @@ pub struct Config {
     /// the collection says otherwise.
     #[serde(default = "default_run_deadline_hours")]
     pub run_deadline_hours: u64,
+    /// A declaration waiting this long for its commissioner is on the
+    /// needs-attention list.
+    #[serde(default = "default_declaration_attention_hours")]
+    pub declaration_attention_hours: u64,
     /// Connections held at once on the operator listener; at the cap the
     /// oldest that has sent no request is closed to make room.
     #[serde(default = "default_operator_max_connections")]
@@ -95,6 +99,9 @@ fn default_scheduler_tick_ms() -> u64 {
 fn default_run_deadline_hours() -> u64 {
     72
 }
+fn default_declaration_attention_hours() -> u64 {
+    120
+}
 fn default_operator_max_connections() -> usize {
     4096
 }
@@ -140,6 +147,7 @@ impl Config {
             scheduler_tick_ms: default_scheduler_tick_ms(),
             database_url: None,
             run_deadline_hours: default_run_deadline_hours(),
+            declaration_attention_hours: default_declaration_attention_hours(),
             operator_max_connections: default_operator_max_connections(),
             agent_max_connections: default_agent_max_connections(),
             handshake_timeout_seconds: default_timeout_seconds(),
@@ -165,7 +173,7 @@ impl Config {
     /// Values that can never work are refused, naming the key.
     pub fn check(&self) -> Result<(), String> {
         let max_leaf = gpes_pki::MAX_LEAF_VALIDITY_DAYS;
-        let checks: [(&str, bool, String); 11] = [
+        let checks: [(&str, bool, String); 12] = [
             (
                 "lease_seconds",
                 (1..=86_400).contains(&self.lease_seconds),
@@ -184,6 +192,11 @@ impl Config {
             (
                 "run_deadline_hours",
                 (1..=8784).contains(&self.run_deadline_hours),
+                "between 1 and 8784 (366 days)".into(),
+            ),
+            (
+                "declaration_attention_hours",
+                (1..=8784).contains(&self.declaration_attention_hours),
                 "between 1 and 8784 (366 days)".into(),
             ),
             (

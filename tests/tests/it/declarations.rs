@@ -231,6 +231,27 @@ async fn declared_results_are_approved_rejected_declared_again_and_reopened_by_a
         .expect("B declares again");
     let again = declarations(&admin, "B82002").await[0].clone();
     assert_eq!(again.state, DeclarationState::Declared);
+    // Left waiting past declaration_attention_hours (120 by default: the
+    // practice's declarations are moved six days back, as if made then),
+    // it needs attention; the commissioner sees it in their list.
+    sqlx::query("UPDATE declarations SET declared_ms = declared_ms - $2 WHERE practice = $1")
+        .bind("B82002")
+        .bind(6i64 * 24 * 3600 * 1000)
+        .execute(coordinator.running.db.pool())
+        .await
+        .expect("age the declaration");
+    let waiting: Vec<gpes_protocol::AttentionItem> = coordinator
+        .user_uplink(&commissioner)
+        .get("/v1/attention", TIMEOUT)
+        .await
+        .expect("attention");
+    assert!(
+        waiting.iter().any(
+            |i| i.kind == gpes_protocol::AttentionKind::DeclarationWaiting
+                && i.practice.as_deref() == Some("B82002")
+        ),
+        "{waiting:?}"
+    );
     coordinator
         .gpesctl(&commissioner, &["declaration", "approve", &again.id])
         .await

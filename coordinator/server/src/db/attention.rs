@@ -77,3 +77,28 @@ pub async fn silent_agents(db: &Db, before_ms: u64) -> Result<Vec<AttentionItem>
         })
         .collect())
 }
+
+/// Declarations waiting for a decision since before `before_ms`.
+pub async fn waiting_declarations(db: &Db, before_ms: u64) -> Result<Vec<AttentionItem>, Refusal> {
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT id, run_id, collection_id, practice, declared_ms FROM declarations \
+         WHERE state = 'declared' AND declared_ms < $1 ORDER BY declared_ms, id",
+    )
+    .bind(to_i64(before_ms))
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, run, collection, practice, declared_ms)| AttentionItem {
+                kind: AttentionKind::DeclarationWaiting,
+                practice: Some(practice),
+                collection_id: Some(collection),
+                run_id: Some(run),
+                agent_id: None,
+                since_ms: Some(to_u64(declared_ms)),
+                detail: format!("declaration {id} waits for the commissioner's approval"),
+            },
+        )
+        .collect())
+}

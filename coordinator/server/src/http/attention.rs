@@ -1,7 +1,9 @@
 //! Needs attention: one list of what someone should act on. Practices
 //! with no decision before an offered collection's next run, failing
-//! jobs, agents not seen for a day. Operators see all of it; a practice's,
-//! region's or supplier's users the lines of their practices.
+//! jobs, agents not seen for a day, declarations waiting for their
+//! commissioner longer than `declaration_attention_hours`. Operators see
+//! all of it; a practice's, region's or supplier's users the lines of
+//! their practices.
 
 use super::App;
 use super::auth::Operator;
@@ -108,6 +110,13 @@ async fn attention(
     let now_ms = ms(now);
     out.extend(db::attention::failing_jobs(&app.db, now_ms).await?);
     out.extend(db::attention::silent_agents(&app.db, now_ms.saturating_sub(DAY_MS)).await?);
+    let waited_ms = app
+        .config
+        .declaration_attention_hours
+        .saturating_mul(3600 * 1000);
+    out.extend(
+        db::attention::waiting_declarations(&app.db, now_ms.saturating_sub(waited_ms)).await?,
+    );
     if let Some(codes) = &mine {
         out.retain(|i| i.practice.as_ref().is_some_and(|p| codes.contains(p)));
     }
