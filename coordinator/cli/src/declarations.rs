@@ -38,6 +38,94 @@ pub enum DeclarationCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum ManualCommand {
+    /// Enter a practice's values by hand (its declarer), for a collection
+    /// entered by hand or a practice with no agent; again to correct them.
+    Enter {
+        run: String,
+        #[arg(long)]
+        practice: String,
+        /// POPULATION=COUNT, one for every population of the query.
+        #[arg(long = "count", required = true)]
+        counts: Vec<String>,
+    },
+    /// Every version of a practice's values entered for a run.
+    History {
+        run: String,
+        #[arg(long)]
+        practice: String,
+    },
+}
+
+pub async fn manual(up: &Uplink, json: bool, command: &ManualCommand) -> anyhow::Result<()> {
+    let entries: Vec<gpes_protocol::ManualEntry> = match command {
+        ManualCommand::Enter {
+            run,
+            practice,
+            counts,
+        } => {
+            let mut populations = Vec::new();
+            for c in counts {
+                let (name, n) = c
+                    .split_once('=')
+                    .and_then(|(name, n)| Some((name, n.trim().parse::<u64>().ok()?)))
+                    .with_context(|| {
+                        format!("--count takes POPULATION=COUNT (a whole number), not '{c}'")
+                    })?;
+                populations.push(gpes_protocol::PopulationCount {
+                    population: name.trim().to_owned(),
+                    count: Some(n),
+                    suppressed: false,
+                    cells: Vec::new(),
+                });
+            }
+            vec![
+                up.post(
+                    &format!("/v1/runs/{}/manual", encode(run)),
+                    &gpes_protocol::ManualEntryRequest {
+                        practice: practice.clone(),
+                        populations,
+                    },
+                    TIMEOUT,
+                )
+                .await?,
+            ]
+        }
+        ManualCommand::History { run, practice } => {
+            up.get(
+                &format!(
+                    "/v1/runs/{}/manual?practice={}",
+                    encode(run),
+                    encode(practice)
+                ),
+                TIMEOUT,
+            )
+            .await?
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    for e in entries {
+        let values: Vec<String> = e
+            .populations
+            .iter()
+            .map(|p| format!("{}={}", p.population, p.shown()))
+            .collect();
+        println!(
+            "version {} by {} at {}: {} ({})",
+            e.version,
+            e.entered_by,
+            when(Some(e.entered_ms)),
+            values.join(" "),
+            e.extract_hash
+        );
+    }
+    Ok(())
+}
+
 fn print(json: bool, ds: &[Declaration]) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(ds)?);

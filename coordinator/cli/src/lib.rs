@@ -135,6 +135,11 @@ pub enum Command {
         #[command(subcommand)]
         command: declarations::DeclarationCommand,
     },
+    /// Values entered by hand, where nothing extracts them.
+    Manual {
+        #[command(subcommand)]
+        command: declarations::ManualCommand,
+    },
     /// Your calendar feed addresses of the timetable.
     Feed {
         #[command(subcommand)]
@@ -247,6 +252,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         }
         Command::Declaration { command } => {
             declarations::run(&connect::uplink(args)?, json, command).await
+        }
+        Command::Manual { command } => {
+            declarations::manual(&connect::uplink(args)?, json, command).await
         }
         Command::Feed { command } => {
             participation::feed(&connect::uplink(args)?, json, command).await

@@ -282,6 +282,7 @@ impl Progress {
             (jobs.expired, "expired"),
             (jobs.cancelled, "cancelled"),
             (jobs.not_participating, "not participating"),
+            (jobs.manual, "entered by hand"),
         ] {
             if n > 0 {
                 line.push_str(&format!(", {n} {what}"));
@@ -328,6 +329,7 @@ fn status_name(status: JobStatus) -> &'static str {
         JobStatus::Expired => "expired",
         JobStatus::Cancelled => "cancelled",
         JobStatus::NotParticipating => "not participating",
+        JobStatus::Manual => "manual",
     }
 }
 

@@ -916,6 +916,28 @@ pub struct Payments {
     pub rounding: String,
 }
 
+/// `POST /v1/runs/{id}/manual`: a practice's values entered by hand, a
+/// count for every population the query gives (and, where it has a
+/// breakdown, optionally its cells).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualEntryRequest {
+    pub practice: String,
+    pub populations: Vec<PopulationCount>,
+}
+
+/// One version of a practice's values entered by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManualEntry {
+    pub run_id: String,
+    pub practice: String,
+    pub version: u32,
+    pub extract_hash: ContentHash,
+    pub populations: Vec<PopulationCount>,
+    pub entered_ms: u64,
+    pub entered_by: String,
+}
+
 /// One upcoming run on the timetable (`GET /v1/timetable`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimetableEntry {
@@ -1221,6 +1243,9 @@ pub struct JobCounts {
     /// Targeted, but declined or did not answer an offered collection.
     #[serde(default)]
     pub not_participating: u64,
+    /// Entered by hand.
+    #[serde(default)]
+    pub manual: u64,
 }
 
 impl JobCounts {
@@ -1232,6 +1257,7 @@ impl JobCounts {
             + self.expired
             + self.cancelled
             + self.not_participating
+            + self.manual
     }
     /// Nothing left to wait for.
     pub fn finished(&self) -> bool {
@@ -1269,6 +1295,8 @@ pub enum JobStatus {
     /// An offered collection the practice declined, or did not answer:
     /// never extracted.
     NotParticipating,
+    /// Values entered by hand by the practice's declarer.
+    Manual,
 }
 
 /// One practice's line in a run's results.

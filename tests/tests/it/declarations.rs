@@ -372,3 +372,155 @@ async fn declared_results_are_approved_rejected_declared_again_and_reopened_by_a
         .expect("verify");
     assert!(verified.ok, "{verified:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_entered_by_hand_are_checked_kept_in_versions_and_declared() {
+    let coordinator = Coordinator::start().await;
+    let admin = coordinator.operator();
+    let collection: Collection = admin
+        .post(
+            "/v1/collections",
+            &json!({
+                "name": "DM020 by hand",
+                "query": gpes_tests::example_query("dm020.yaml"),
+                "parameters": { "PPED": "2025-03-31" },
+                "practices": ["A81001", "D84004"],
+                "purpose": "payment",
+                "data_class": "aggregate",
+                "terms": { "method": "manual", "needs_declaration": true },
+            }),
+            TIMEOUT,
+        )
+        .await
+        .expect("collection");
+    let (_, declarer) = coordinator
+        .user("declarer-d", &[("declarer", Some("D84004"))])
+        .await;
+    let run = coordinator.run_now(&collection.id).await;
+    let enter = |counts: &'static [&'static str]| {
+        let token = declarer.clone();
+        let run = run.id.clone();
+        let coordinator = &coordinator;
+        async move {
+            let mut line = vec!["manual", "enter", run.as_str(), "--practice", "D84004"];
+            for c in counts {
+                line.extend(["--count", c]);
+            }
+            coordinator.gpesctl(&token, &line).await
+        }
+    };
+
+    // Refused, with nothing changed: a numerator above its denominator, a
+    // population missing, one the query does not give.
+    let before = coordinator.snapshot().await;
+    let err = enter(&["DM_REG=50", "DM020_DEN=40", "DM020_NUM=45"])
+        .await
+        .expect_err("larger than what it is drawn from");
+    assert!(
+        format!("{err:#}").contains("drawn from 'DM020_DEN'"),
+        "{err:#}"
+    );
+    let err = enter(&["DM_REG=50", "DM020_DEN=40"])
+        .await
+        .expect_err("a population missing");
+    assert!(format!("{err:#}").contains("DM020_NUM"), "{err:#}");
+    let err = enter(&["DM_REG=50", "DM020_DEN=40", "DM020_NUM=30", "AST_REG=3"])
+        .await
+        .expect_err("not the query's");
+    assert!(format!("{err:#}").contains("AST_REG"), "{err:#}");
+    assert_eq!(before, coordinator.snapshot().await);
+
+    // Entered, declared (no approval needed: approved by `automatic`).
+    enter(&["DM_REG=50", "DM020_DEN=40", "DM020_NUM=30"])
+        .await
+        .expect("entered");
+    let results = run_results(&admin, &run.id).await.expect("results");
+    let d = results
+        .results
+        .iter()
+        .find(|r| r.practice == "D84004")
+        .expect("D's line");
+    assert_eq!(d.status, gpes_protocol::JobStatus::Manual);
+    let first = d.extract_hash.expect("a result");
+    assert_eq!(
+        d.result.as_ref().and_then(|a| a.count("DM020_NUM")),
+        Some(30)
+    );
+    coordinator
+        .gpesctl(
+            &declarer,
+            &[
+                "declaration",
+                "declare",
+                &run.id,
+                "--practice",
+                "D84004",
+                "--extract-hash",
+                &first.to_string(),
+            ],
+        )
+        .await
+        .expect("declare");
+    let declared = declarations(&admin, "D84004").await[0].clone();
+    assert_eq!(declared.state, DeclarationState::Approved);
+    assert_eq!(declared.decided_by.as_deref(), Some("automatic"));
+
+    // A correction is the next version; the history keeps both, and the
+    // declaration of the first re-opens.
+    enter(&["DM_REG=50", "DM020_DEN=40", "DM020_NUM=31"])
+        .await
+        .expect("corrected");
+    let history: Vec<gpes_protocol::ManualEntry> = admin
+        .get(
+            &format!("/v1/runs/{}/manual?practice=D84004", run.id),
+            TIMEOUT,
+        )
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].extract_hash, first);
+    assert_eq!(history[1].version, 2);
+    assert_eq!(history[1].entered_by, "declarer-d");
+    coordinator
+        .gpesctl(
+            &declarer,
+            &["manual", "history", &run.id, "--practice", "D84004"],
+        )
+        .await
+        .expect("gpesctl manual history");
+    assert_eq!(
+        declarations(&admin, "D84004").await[0].state,
+        DeclarationState::Reopened
+    );
+
+    // A collection its agents extract takes no values by hand from a
+    // practice an agent serves.
+    let extracted: Collection = admin
+        .post(
+            "/v1/collections",
+            &json!({
+                "name": "extracted",
+                "query": gpes_tests::registered_count_query(),
+                "parameters": { "PPED": "2025-03-31" },
+                "practices": ["A81001"],
+                "purpose": "payment",
+                "data_class": "aggregate",
+            }),
+            TIMEOUT,
+        )
+        .await
+        .expect("collection");
+    let dir = tempfile::tempdir().expect("dir");
+    let token = coordinator.token(&["A81001"], 600).await;
+    enroll_only(dir.path(), &token.token).await;
+    let run = coordinator.run_now(&extracted.id).await;
+    let err = admin
+        .post::<_, gpes_protocol::ManualEntry>(
+            &format!("/v1/runs/{}/manual", run.id),
+            &json!({ "practice": "A81001", "populations": [{ "population": "REGISTERED", "count": 5, "cells": [] }] }),
+            TIMEOUT,
+        )
+        .await
+        .expect_err("an agent serves A81001");
+    assert!(err.to_string().contains("has an agent"), "{err}");
+}

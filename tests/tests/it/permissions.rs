@@ -569,6 +569,22 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
             None,
             plus(OPERATORS, &["B1843", "declarer", "commissioner"]),
         ),
+        // Values by hand: a practice's declarers (an agent serves A81001:
+        // the allowed are told so, 422).
+        case(
+            "POST",
+            "/v1/runs/{id}/manual",
+            format!("/v1/runs/{run}/manual"),
+            Some(json!({ "practice": "A81001", "populations": [] })),
+            plus(ADMINS, &["declarer"]),
+        ),
+        case(
+            "GET",
+            "/v1/runs/{id}/manual",
+            format!("/v1/runs/{run}/manual?practice=A81001"),
+            None,
+            plus(OPERATORS, &["B1843", "declarer", "commissioner"]),
+        ),
         case(
             "GET",
             "/v1/declarations",

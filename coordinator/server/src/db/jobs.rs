@@ -211,6 +211,7 @@ async fn summary_of(db: &Db, row: RunRow, id: &str) -> Result<RunSummary, Refusa
             JobStatus::Expired => jobs.expired += n,
             JobStatus::Cancelled => jobs.cancelled += n,
             JobStatus::NotParticipating => jobs.not_participating += n,
+            JobStatus::Manual => jobs.manual += n,
         }
     }
     let (run, collection_name) = row.into_run(jobs.total())?;

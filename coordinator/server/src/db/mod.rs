@@ -16,6 +16,7 @@ pub mod collections;
 pub mod declarations;
 pub mod feeds;
 pub mod jobs;
+pub mod manual;
 pub mod organisations;
 pub mod participation;
 pub mod practices;

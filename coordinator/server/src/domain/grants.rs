@@ -235,7 +235,8 @@ pub enum Permission {
     KeepPreferences,
     /// Run a collection now for one's own practice: its B1842 users.
     RequestAdhoc,
-    /// Declare a practice's result: its declarers.
+    /// Declare a practice's result, and enter its values by hand: its
+    /// declarers.
     Declare,
     /// See declarations and payment lines: operators all; a practice's
     /// declarers and B1843 users theirs; a commissioner their region's.
@@ -268,7 +269,7 @@ impl Permission {
             Permission::DecideParticipation => "accept or decline collections for a practice",
             Permission::KeepPreferences => "keep a practice's standing preferences",
             Permission::RequestAdhoc => "run an ad-hoc extraction for a practice",
-            Permission::Declare => "declare a practice's results",
+            Permission::Declare => "declare or enter a practice's results",
             Permission::ViewDeclarations => "see declarations and payments",
             Permission::ApproveDeclarations => "approve or reject declarations",
         }

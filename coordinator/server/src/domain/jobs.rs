@@ -28,6 +28,7 @@ pub fn parse_state(s: &str) -> Result<JobStatus, Refusal> {
         "expired" => JobStatus::Expired,
         "cancelled" => JobStatus::Cancelled,
         "not-participating" => JobStatus::NotParticipating,
+        "manual" => JobStatus::Manual,
         other => return Err(Refusal::Store(format!("unknown job state '{other}'"))),
     })
 }
@@ -41,6 +42,7 @@ pub fn state_name(s: JobStatus) -> &'static str {
         JobStatus::Expired => "expired",
         JobStatus::Cancelled => "cancelled",
         JobStatus::NotParticipating => "not-participating",
+        JobStatus::Manual => "manual",
     }
 }
 
@@ -227,6 +229,7 @@ mod tests {
             JobStatus::Expired,
             JobStatus::Cancelled,
             JobStatus::NotParticipating,
+            JobStatus::Manual,
         ] {
             assert_eq!(parse_state(state_name(s)).expect("known"), s);
         }

@@ -7,6 +7,7 @@ pub mod collections;
 pub mod declarations;
 pub mod grants;
 pub mod jobs;
+pub mod manual;
 pub mod organisations;
 pub mod participation;
 pub mod payments;

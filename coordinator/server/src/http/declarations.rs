@@ -24,6 +24,79 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/declarations/{id}/approve", post(approve))
         .route("/v1/declarations/{id}/reject", post(reject))
         .route("/v1/runs/{id}/payments", get(payments))
+        .route(
+            "/v1/runs/{id}/manual",
+            get(manual_history).post(enter_manual),
+        )
+}
+
+/// A practice's values entered by hand: for a collection entered by
+/// hand, or a practice no agent serves yet. Checked against the query's
+/// output; a correction is the next version.
+async fn enter_manual(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(run_id): Path<String>,
+    JsonBody(request): JsonBody<gpes_protocol::ManualEntryRequest, OPERATOR_LIMIT>,
+) -> Result<(StatusCode, Json<gpes_protocol::ManualEntry>), ApiError> {
+    let practice =
+        super::participation::practice_within(&app, &operator, &request.practice).await?;
+    let target = db::manual::target(&app.db, &run_id, &practice.code).await?;
+    if !target.manual_collection && db::manual::has_agent(&app.db, &practice.code).await? {
+        return Err(ApiError::unprocessable(format!(
+            "practice {} has an agent: its values are extracted, not entered by hand",
+            practice.code
+        )));
+    }
+    let spec = gpes_query::parse("query", &target.query_source)
+        .map_err(|e| ApiError::internal(format!("the stored query does not parse: {e}")))?;
+    let populations = domain::manual::check(&spec, &request.populations)?;
+    let parameters: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&target.parameters)
+            .map_err(|e| ApiError::internal(format!("stored parameters do not read: {e}")))?;
+    let query_hash: gpes_canon::ContentHash = target
+        .query_hash
+        .parse()
+        .map_err(|e| ApiError::internal(format!("stored query hash does not read: {e}")))?;
+    let who = operator.did("manual.enter", &target.job_id, serde_json::Value::Null);
+    let code = practice.code.clone();
+    let entry = db::manual::enter(
+        &app.db,
+        &run_id,
+        &practice.code,
+        &target.job_id,
+        move |version| {
+            let extract =
+                domain::manual::extract(&code, query_hash, parameters, version, populations);
+            let text = gpes_canon::to_canonical_string(&extract)
+                .map_err(|e| domain::Refusal::Store(e.to_string()))?;
+            let hash = gpes_canon::ContentHash::of_bytes(text.as_bytes());
+            Ok((text, hash))
+        },
+        app.now_ms(),
+        &who,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeOnly {
+    practice: String,
+}
+
+async fn manual_history(
+    State(app): State<Arc<App>>,
+    operator: Operator,
+    Path(run_id): Path<String>,
+    q: Result<Query<PracticeOnly>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<gpes_protocol::ManualEntry>>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let practice = super::participation::practice_within(&app, &operator, &q.practice).await?;
+    Ok(Json(
+        db::manual::history(&app.db, &run_id, &practice.code).await?,
+    ))
 }
 
 /// The payment lines of a national run of a collection with a payment

@@ -48,6 +48,8 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("POST", "/v1/runs/{id}/declarations", Declare),
     ("GET", "/v1/declarations", ViewDeclarations),
     ("GET", "/v1/runs/{id}/payments", ViewDeclarations),
+    ("GET", "/v1/runs/{id}/manual", ViewDeclarations),
+    ("POST", "/v1/runs/{id}/manual", Declare),
     ("POST", "/v1/declarations/{id}/approve", ApproveDeclarations),
     ("POST", "/v1/declarations/{id}/reject", ApproveDeclarations),
     ("POST", "/v1/collections/{id}/activate", ManageCollections),
