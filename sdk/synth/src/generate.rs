@@ -107,6 +107,8 @@ pub fn generate(config: &PracticeConfig) -> Practice {
             background_years: config.background_years,
             dob: 0,
             observed_until: 0,
+            frailty_draw: 1.0,
+            joined: None,
         }
         .run(nhs_number);
     }
@@ -184,6 +186,22 @@ struct PatientGen<'a> {
     /// Last day the practice's record covers (reference date, leaving
     /// date or date of death).
     observed_until: i64,
+    /// The frailty stream's first draw, taken before anything else is
+    /// drawn for the patient: with the age it fixes the electronic frailty
+    /// index finding (see [`Self::frailty_degree`]), which the
+    /// registration history and the diabetes draw read.
+    frailty_draw: f64,
+    /// The day a patient who joined in the last year registered here.
+    joined: Option<i64>,
+}
+
+/// The degree of frailty an electronic frailty index finding records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Frailty {
+    Fit,
+    Mild,
+    Moderate,
+    Severe,
 }
 
 fn sex_female(p: Option<&Patient>) -> bool {
@@ -346,6 +364,7 @@ impl PatientGen<'_> {
     }
 
     fn run(mut self, nhs_number: String) {
+        self.frailty_draw = self.frailty.unit();
         let kinds: Vec<u32> = KINDS.iter().map(|k| k.1).collect();
         let kind = KINDS[self.rng.weighted(&kinds)].0;
         let age = self.age(kind);
@@ -397,10 +416,20 @@ impl PatientGen<'_> {
                 if newborn {
                     let start = self.between(self.dob, (self.dob + 42).min(reference));
                     self.registration(&practice, start, None, RegistrationType::Regular);
-                } else if self.rng.chance(0.08) {
+                } else if self.rng.chance(
+                    if self.frailty_degree(age_on(from_days(self.dob), from_days(reference)))
+                        >= Frailty::Moderate
+                    {
+                        // Moves into care homes and nearer family.
+                        0.25
+                    } else {
+                        0.08
+                    },
+                ) {
                     // Joined in the last year.
                     let lo = self.dob.max(reference - YEAR + 1);
                     let start = self.between(lo, reference);
+                    self.joined = Some(start);
                     if self.rng.chance(0.5) {
                         // Came from another practice, which deregistered them.
                         let other = self.other_practice();
@@ -482,10 +511,13 @@ impl PatientGen<'_> {
         let end = self.observed_until;
         let age = age_on(from_days(self.dob), from_days(end));
 
-        // Diabetes.
-        let diabetes = self.condition(diabetes_rate(age), DIABETES_RESOLVED_SHARE);
+        // Diabetes: 2.5 times as common among the moderately or severely frail
+        // (diabetes is one of the frailty index's deficits).
+        let frail = self.frailty_degree(age) >= Frailty::Moderate;
+        let rate = diabetes_rate(age) * if frail { 2.5 } else { 1.0 };
+        let diabetes = self.condition(rate, DIABETES_RESOLVED_SHARE);
         let mut review_day = None;
-        let mut diabetic = false;
+        let mut diabetic = None;
         if diabetes != Condition::None {
             let type_1 = age < 17 || self.rng.chance(0.08);
             let (lo, hi) = if type_1 {
@@ -512,10 +544,10 @@ impl PatientGen<'_> {
                 let resolved = self.between(diagnosed + YEAR, end);
                 self.event(resolved, DIABETES_RESOLVED, None, None);
             } else if diabetes == Condition::Active && lo <= hi {
-                diabetic = true;
                 let diagnosed = self.between(lo, hi);
+                diabetic = Some(diagnosed);
                 self.event(diagnosed, code, None, None);
-                review_day = self.hba1c(diagnosed, type_1);
+                review_day = self.hba1c(diagnosed, type_1, frail);
                 if !type_1 && self.rng.chance(0.70) {
                     self.repeats(METFORMIN_500MG_TABLETS, 56, &[56.0, 112.0], diagnosed);
                 }
@@ -549,7 +581,10 @@ impl PatientGen<'_> {
                         Some(d) if d >= diagnosed && d > end - YEAR => d,
                         _ => self.between(diagnosed.max(end - YEAR + 1), end),
                     };
-                    let controlled = self.rng.chance(0.72);
+                    // Fewer at target in the first year after the
+                    // diagnosis, while treatment is started and adjusted.
+                    let new = diagnosed > end - YEAR;
+                    let controlled = self.rng.chance(if new { 0.45 } else { 0.72 });
                     self.bp(latest, controlled);
                     latest_bp = Some((latest, controlled));
                     let mut d = latest;
@@ -580,9 +615,10 @@ impl PatientGen<'_> {
 
         self.frailty_codes(age);
         self.heart_conditions(age);
-        if diabetic {
-            self.diabetes_care(first_event);
+        if let Some(diagnosed) = diabetic {
+            self.diabetes_care(first_event, diagnosed, frail);
         }
+        let diabetic = diabetic.is_some();
 
         // Asthma.
         let asthma = self.condition(asthma_rate(age), ASTHMA_RESOLVED_SHARE);
@@ -749,18 +785,32 @@ impl PatientGen<'_> {
     }
 
     /// HbA1c readings of an active diabetic; returns the latest one's day.
-    fn hba1c(&mut self, diagnosed: i64, type_1: bool) -> Option<i64> {
+    /// Of those who joined in the last year (the move interrupted their
+    /// care) and of the moderately or severely frail (often housebound),
+    /// fewer have one in the year: 65%, 30% 12 to 15 months back.
+    fn hba1c(&mut self, diagnosed: i64, type_1: bool, frail: bool) -> Option<i64> {
         let end = self.observed_until;
         let u = self.rng.unit();
-        let latest = if u < 0.90 {
-            self.between(diagnosed.max(end - YEAR + 1), end)
-        } else if u < 0.95 {
-            self.between(diagnosed.max(end - 15 * YEAR / 12), end)
-        } else {
-            return None;
+        let fewer = frail || self.joined.is_some();
+        let latest = match fewer {
+            false if u < 0.90 => self.between(diagnosed.max(end - YEAR + 1), end),
+            false if u < 0.95 => self.between(diagnosed.max(end - 15 * YEAR / 12), end),
+            true if u < 0.65 => self.between(diagnosed.max(end - YEAR + 1), end),
+            true if u < 0.95 => {
+                let lo = diagnosed.max(end - 15 * YEAR / 12);
+                self.between(lo, (end - YEAR).max(lo))
+            }
+            _ => return None,
         };
-        // Skewed: narrower below the centre than above it.
+        // Skewed: narrower below the centre than above it; 15 higher in
+        // the first nine months after the diagnosis, before treatment has
+        // brought it down.
         let centre = if type_1 { 58.0 } else { 52.0 };
+        let centre = if latest - diagnosed < 3 * YEAR / 4 {
+            centre + 15.0
+        } else {
+            centre
+        };
         let z = self.rng.normal();
         let value = centre + z * if z < 0.0 { 10.0 } else { 16.0 };
         self.reading(
@@ -813,24 +863,35 @@ impl PatientGen<'_> {
         self.reading(day, DIASTOLIC_BP, dia, UNIT_MM_HG);
     }
 
+    /// The electronic frailty index finding of a patient `age` years old:
+    /// none under 65; of those 65 and over, mild 35%, moderate 12%, severe
+    /// 3.5%.
+    fn frailty_degree(&self, age: i32) -> Frailty {
+        let u = self.frailty_draw;
+        if age < 65 {
+            Frailty::Fit
+        } else if u < 0.035 {
+            Frailty::Severe
+        } else if u < 0.155 {
+            Frailty::Moderate
+        } else if u < 0.505 {
+            Frailty::Mild
+        } else {
+            Frailty::Fit
+        }
+    }
+
     /// Electronic frailty index findings for those 65 and over: mild 35%,
     /// moderate 12%, severe 3.5%, in the last two years; a tenth of the
     /// mild have an earlier moderate (improved), a fifth of the moderate
     /// and severe an earlier mild (worsened).
     fn frailty_codes(&mut self, age: i32) {
         let end = self.observed_until;
-        if age < 65 {
-            return;
-        }
-        let u = self.frailty.unit();
-        let code = if u < 0.035 {
-            SEVERE_FRAILTY
-        } else if u < 0.155 {
-            MODERATE_FRAILTY
-        } else if u < 0.505 {
-            MILD_FRAILTY
-        } else {
-            return;
+        let code = match self.frailty_degree(age) {
+            Frailty::Fit => return,
+            Frailty::Mild => MILD_FRAILTY,
+            Frailty::Moderate => MODERATE_FRAILTY,
+            Frailty::Severe => SEVERE_FRAILTY,
         };
         let lo = (end - 2 * YEAR).max(self.dob);
         let day = self.frailty.range(lo, end);
@@ -857,6 +918,10 @@ impl PatientGen<'_> {
     fn hypertension_care(&mut self, diagnosed: i64, latest_bp: Option<(i64, bool)>) {
         let end = self.observed_until;
         let year_start = (end - YEAR + 1).max(diagnosed);
+        // Diagnosed in the last nine months: QOF leaves them out anyway,
+        // so nothing is recorded to except them (no maximal therapy,
+        // exceptions or invitations).
+        let new = diagnosed > end - 3 * YEAR / 4;
         if let Some((day, controlled)) = latest_bp {
             if self.care.chance(0.10) {
                 // A repeat on the same day, lower (the first reading of a
@@ -871,10 +936,13 @@ impl PatientGen<'_> {
                 let sys = 120.0 + self.care.range(0, 40) as f64;
                 self.reading(later, SYSTOLIC_BP, sys, UNIT_MM_HG);
             }
-            if !controlled && self.care.chance(0.12) {
+            if !controlled && !new && self.care.chance(0.12) {
                 let d = self.care.range(year_start, end);
                 self.event(d, MAXIMAL_BP_THERAPY, None, None);
             }
+        }
+        if new {
+            return;
         }
         // Exceptions are recorded mostly for those not at target.
         let at_target = latest_bp.is_some_and(|(d, c)| c && d > end - YEAR);
@@ -1047,8 +1115,13 @@ impl PatientGen<'_> {
     /// no HbA1c in the year), maximal therapy for some above target,
     /// exceptions (mostly for those not at target), and invitations (for
     /// most of those with no HbA1c in the year, some above target after
-    /// their reading, and now and then anyone).
-    fn diabetes_care(&mut self, first_event: usize) {
+    /// their reading, and now and then anyone). The moderately or severely
+    /// frail are judged against DM021's target (75 mmol/mol); of those not
+    /// at it, 20% each have maximal therapy, care unsuitable, a blood test
+    /// declined or care declined (one of them), so that DM021's rules meet
+    /// someone; but none of those diagnosed or registered in the last nine
+    /// months, whom QOF leaves out anyway.
+    fn diabetes_care(&mut self, first_event: usize, diagnosed: i64, frail: bool) {
         let end = self.observed_until;
         let year_start = (end - YEAR + 1).max(self.dob);
         if year_start > end {
@@ -1060,25 +1133,48 @@ impl PatientGen<'_> {
             .map(|e| (to_days(e.date), e.value.unwrap_or(f64::NAN)))
             .filter(|(d, _)| *d >= year_start)
             .max_by_key(|(d, _)| *d);
-        let at_target = latest.is_some_and(|(_, v)| v <= 58.0);
+        // The frail's target is DM021's.
+        let target = if frail { 75.0 } else { 58.0 };
+        let at_target = latest.is_some_and(|(_, v)| v <= target);
         if self.more.chance(if latest.is_none() { 0.3 } else { 0.01 }) {
             let d = self.more.range(year_start, end);
             let v = 250.0 + self.more.range(0, 150) as f64;
             self.reading(d, SERUM_FRUCTOSAMINE, v, "umol/L");
         }
-        if latest.is_some() && !at_target && self.more.chance(0.10) {
-            let d = self.more.range(year_start, end);
-            self.event(d, MAXIMAL_DIABETES_THERAPY, None, None);
-        }
-        let share = if at_target { 0.004 } else { 0.025 };
-        for code in [
-            DIABETES_PCA_UNSUITABLE,
-            BLOOD_TEST_DECLINED,
-            DIABETES_PCA_DECLINED,
-        ] {
-            if self.more.chance(share) {
+        let new = |day: Option<i64>| day.is_some_and(|d| d > end - 3 * YEAR / 4);
+        let exempt = new(Some(diagnosed)) || new(self.joined);
+        if frail && !at_target && exempt {
+            // Nothing to except.
+        } else if frail && !at_target {
+            // One of these for 20% each, none for the other 20%.
+            let u = self.more.unit();
+            let which = [
+                MAXIMAL_DIABETES_THERAPY,
+                DIABETES_PCA_UNSUITABLE,
+                BLOOD_TEST_DECLINED,
+                DIABETES_PCA_DECLINED,
+            ]
+            .get((u / 0.20) as usize)
+            .copied();
+            if let Some(code) = which {
                 let d = self.more.range(year_start, end);
                 self.event(d, code, None, None);
+            }
+        } else {
+            if latest.is_some() && !at_target && self.more.chance(0.10) {
+                let d = self.more.range(year_start, end);
+                self.event(d, MAXIMAL_DIABETES_THERAPY, None, None);
+            }
+            let share = if at_target { 0.004 } else { 0.025 };
+            for code in [
+                DIABETES_PCA_UNSUITABLE,
+                BLOOD_TEST_DECLINED,
+                DIABETES_PCA_DECLINED,
+            ] {
+                if self.more.chance(share) {
+                    let d = self.more.range(year_start, end);
+                    self.event(d, code, None, None);
+                }
             }
         }
         let from = match latest {

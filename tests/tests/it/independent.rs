@@ -6,8 +6,9 @@
 //! the business rules and SPEC.md, sharing no code with the engine, only
 //! the published code lists), patient by patient (each population's
 //! patient ids, the engine's from a record-level copy of its query), and
-//! DuckDB's count of the patients each rule decided shows every rule
-//! reached.
+//! rule by rule: the patients each rule of an indicator decided, counted by
+//! the engine (from copies of the query, one population per rule) and by
+//! DuckDB, are the same and non-zero for every rule.
 
 use gpes_host::{Host, Limits};
 use std::collections::BTreeMap;
@@ -133,6 +134,120 @@ async fn engine_members(
     out
 }
 
+/// The rules of `population` in `spec`, each deciding branch made a
+/// population of its own, named by the label the DuckDB script gives it
+/// ("rN" rejected at rule N, "sN" selected by rule N's `then`, "s_end"
+/// selected by the last rule's `else`): its rules are `population`'s up to
+/// that one, with every earlier selection turned to a rejection and the
+/// chosen branch the only one that selects, so it holds exactly the
+/// patients that branch decided. `spec` is returned counting those.
+fn rule_by_rule(mut spec: gpes_query::QuerySpec, population: &str) -> gpes_query::QuerySpec {
+    use gpes_query::Action::{Next, Reject, Select};
+    let original = spec
+        .population(population)
+        .unwrap_or_else(|| panic!("no population {population}"))
+        .clone();
+    let last = original.rules.len() - 1;
+    let mut added = Vec::new();
+    for (k, rule) in original.rules.iter().enumerate() {
+        for then_branch in [true, false] {
+            let decision = if then_branch {
+                rule.then
+            } else {
+                rule.otherwise
+            };
+            let label = match decision {
+                Next => continue,
+                Reject => format!("r{}", k + 1),
+                Select if k == last && !then_branch => "s_end".to_string(),
+                Select => format!("s{}", k + 1),
+            };
+            let mut rules: Vec<gpes_query::Rule> = original.rules[..k]
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    for a in [&mut r.then, &mut r.otherwise] {
+                        if *a == Select {
+                            *a = Reject;
+                        }
+                    }
+                    r
+                })
+                .collect();
+            let mut chosen = rule.clone();
+            (chosen.then, chosen.otherwise) = if then_branch {
+                (Select, Reject)
+            } else {
+                (Reject, Select)
+            };
+            rules.push(chosen);
+            let mut p = original.clone();
+            p.name = label;
+            p.rules = rules;
+            added.push(p);
+        }
+    }
+    let names = added.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    spec.populations.extend(added);
+    spec.output = gpes_query::Output::Aggregate {
+        positions: vec![Default::default(); names.len()],
+        populations: names,
+        breakdown: Vec::new(),
+    };
+    spec
+}
+
+/// The engine's count of the patients each rule of each `(file,
+/// population)` decided, run as [`engine_counts`] runs the queries, by
+/// [`rule_by_rule`]: `{population: {label: count}}`, zero counts left out
+/// (as DuckDB leaves them out).
+async fn engine_rule_counts(
+    host: &Host,
+    folder: &std::path::Path,
+    populations: &[(&str, &str)],
+) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let pped: BTreeMap<String, String> = [("PPED".to_string(), PPED.to_string())].into();
+    let bound: Vec<gpes_query::BoundQuery> = populations
+        .iter()
+        .map(|(file, population)| {
+            let spec = gpes_query::parse(file, &gpes_tests::example_query(file)).expect("valid");
+            let params = match spec.parameter("PPED") {
+                Some(_) => pped.clone(),
+                None => BTreeMap::new(),
+            };
+            rule_by_rule(spec, population)
+                .bind(PRACTICE, &params)
+                .expect("binds")
+        })
+        .collect();
+    let wasm = std::fs::read(gpes_plugin_artifacts::CSV_EXPORT).expect("plugin");
+    let plugin = host.load(&wasm).expect("loads");
+    let run = gpes_host::run_queries(
+        &plugin,
+        folder,
+        PRACTICE,
+        &bound,
+        &Limits::default(),
+        |_, _| {},
+    )
+    .await
+    .expect("the queries run");
+    let mut out = BTreeMap::new();
+    for ((_, population), answer) in populations.iter().zip(run.answers) {
+        let gpes_query::ResultOutput::Aggregate(aggregate) = answer.output else {
+            panic!("{population}: counts were asked for");
+        };
+        let counts = aggregate
+            .populations
+            .into_iter()
+            .map(|p| (p.population, p.count.expect("exact")))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        out.insert(population.to_string(), counts);
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_indicators_equal_duckdb_over_the_same_files() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -219,48 +334,61 @@ async fn example_indicators_equal_duckdb_over_the_same_files() {
     same("COHORT", "AGED_65_PLUS");
     same("VACCINATED", "VACCINATED_65_PLUS");
 
-    // Which rules decide some patient (DuckDB says which rule decided
-    // each). Every rule is reached but these, at this seed: HYP009 rule 8
-    // (no patient of 80 or over diagnosed in the last 9 months misses the
-    // target; HYP008's rule 8 is the same rule, reached); DM021 rules 3 to
-    // 7, 10 and the end (about 30 frail diabetics, nearly all at target:
-    // rule 2 selects them first; the hand-counted practice of
-    // sdk/query/tests/indicators.rs reaches them, DM020's same rules are
-    // reached here).
+    // Which rules decide some patient: every rule of every indicator, at
+    // this seed, and the engine's count of each equals DuckDB's.
     let hyp = [
         "r1", "s2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "s_end",
     ];
     let dm = [
         "r1", "s2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "s_end",
     ];
-    let reached: [(&str, &[&str], &[&str]); 7] = [
-        ("HYP008_RULES", &hyp, &[]),
-        ("HYP009_RULES", &hyp, &["r8"]),
-        ("DM020_RULES", &dm, &[]),
-        (
-            "DM021_RULES",
-            &dm,
-            &["r3", "r4", "r5", "r6", "r7", "r10", "s_end"],
-        ),
+    let reached: [(&str, &str, &str, &[&str]); 7] = [
+        ("HYP008_RULES", "hyp008.yaml", "HYP008_DEN", &hyp),
+        ("HYP009_RULES", "hyp009.yaml", "HYP009_DEN", &hyp),
+        ("DM020_RULES", "dm020.yaml", "DM020_DEN", &dm),
+        ("DM021_RULES", "dm021.yaml", "DM021_DEN", &dm),
         (
             "AST007_RULES",
+            "ast007.yaml",
+            "AST007_DEN",
             &["s1", "r2", "r3", "r4", "r5", "r6", "r7", "s_end"],
-            &[],
         ),
-        ("SMOK002_RULES", &["s1", "r2", "r3", "s_end"], &[]),
+        (
+            "SMOK002_RULES",
+            "smok002.yaml",
+            "SMOK002_DEN",
+            &["s1", "r2", "r3", "s_end"],
+        ),
         (
             "AT_RISK_UNDER_65_RULES",
+            "flu.yaml",
+            "AT_RISK_UNDER_65",
             &["r1", "s2", "s3", "s4", "r4"],
-            &[],
         ),
     ];
-    for (indicator, rules, not_at_this_seed) in reached {
+    let by_rule = engine_rule_counts(
+        &host,
+        &folder,
+        &reached
+            .iter()
+            .map(|(_, file, population, _)| (*file, *population))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    for (indicator, _, population, rules) in reached {
         let decided = &independent[indicator];
+        let theirs: BTreeMap<String, u64> = decided
+            .as_object()
+            .expect("rule counts")
+            .iter()
+            .map(|(rule, n)| (rule.clone(), n.as_u64().expect("count")))
+            .collect();
+        assert_eq!(
+            by_rule[population], theirs,
+            "{indicator}: the engine's rule counts, then DuckDB's"
+        );
         for rule in rules {
             let n = decided[*rule].as_u64().unwrap_or(0);
-            if not_at_this_seed.contains(rule) {
-                continue;
-            }
             assert!(
                 n > 0,
                 "{indicator}: no patient decided at {rule}: {decided}"
