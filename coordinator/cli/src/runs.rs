@@ -33,6 +33,13 @@ pub enum RunCommand {
     Delete { id: String },
     /// The run's payment lines, with the working shown.
     Payments { id: String },
+    /// A practice's own result: each population's count beside what it
+    /// counts, and where the numbers came from.
+    View {
+        id: String,
+        #[arg(long)]
+        practice: String,
+    },
     /// Every result of the run as CSV or JSON, a row per practice and
     /// population (and breakdown cell), streamed to standard output or a
     /// file.
@@ -85,6 +92,57 @@ pub async fn run(up: &Uplink, json: bool, command: &RunCommand) -> anyhow::Resul
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print!("{}", records_csv(&r));
+            }
+        }
+        RunCommand::View { id, practice } => {
+            let v: gpes_protocol::PracticeView = up
+                .get(
+                    &format!("/v1/runs/{}/view?practice={}", encode(id), encode(practice)),
+                    TIMEOUT,
+                )
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{} for {}: {} ({})",
+                    v.collection_name,
+                    v.practice,
+                    status_name(v.status),
+                    v.participation.as_deref().unwrap_or("-")
+                );
+                for p in &v.populations {
+                    let count = match (p.count, p.suppressed) {
+                        (_, true) => "suppressed".to_owned(),
+                        (Some(n), _) => n.to_string(),
+                        (None, _) => "-".to_owned(),
+                    };
+                    println!("\n{} = {count}", p.population);
+                    for line in p.explanation.lines() {
+                        println!("    {line}");
+                    }
+                }
+                match &v.provenance {
+                    None => println!("\nno result yet"),
+                    Some(pr) => {
+                        println!(
+                            "\nextract {} stored {} by {}",
+                            pr.extract_hash,
+                            crate::when(Some(pr.stored_ms)),
+                            pr.stored_by
+                        );
+                        println!(
+                            "plugin {} {}, engine {}",
+                            pr.plugin_name, pr.plugin_version, pr.engine_version
+                        );
+                        for (k, val) in &pr.parameters {
+                            println!("parameter {k} = {val}");
+                        }
+                        for f in &pr.inputs {
+                            println!("read {} ({} bytes, sha256 {})", f.name, f.bytes, f.sha256);
+                        }
+                    }
+                }
             }
         }
         RunCommand::Payments { id } => {

@@ -938,6 +938,55 @@ pub struct ManualEntry {
     pub entered_by: String,
 }
 
+/// `GET /v1/runs/{id}/view?practice=CODE`: a practice's own result of a
+/// run, each population with what it counts in plain English, and where
+/// the numbers came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PracticeView {
+    pub run: Run,
+    pub collection_name: String,
+    pub practice: String,
+    pub status: JobStatus,
+    #[serde(default)]
+    pub participation: Option<String>,
+    pub populations: Vec<PopulationView>,
+    /// Where the numbers came from, once there are some.
+    #[serde(default)]
+    pub provenance: Option<Provenance>,
+    /// The whole query in plain English.
+    pub explanation: String,
+}
+
+/// One population of a practice's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PopulationView {
+    pub population: String,
+    /// The count, or absent while there is none (or it was suppressed).
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub suppressed: bool,
+    /// What it counts, in plain English.
+    pub explanation: String,
+}
+
+/// Where a practice's result came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub extract_hash: ContentHash,
+    pub parameters: BTreeMap<String, String>,
+    /// The files read: name, size and SHA-256 of each (empty for values
+    /// entered by hand).
+    pub inputs: Vec<InputFile>,
+    /// `manual-entry` for values entered by hand.
+    pub plugin_name: String,
+    pub plugin_version: String,
+    pub engine_version: String,
+    pub stored_ms: u64,
+    /// The agent that sent it, or `manual:<who>`.
+    pub stored_by: String,
+}
+
 /// One upcoming run on the timetable (`GET /v1/timetable`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimetableEntry {

@@ -98,27 +98,8 @@ impl QuerySpec {
 
         out.push_str("\nGroups of patients\n");
         for p in &self.populations {
-            let start = match p.from.as_str() {
-                "all_patients" => format!("{} starts from all patients", p.name),
-                from if self.population(from).is_some() => {
-                    format!("{} starts from the patients in {from}", p.name)
-                }
-                from => format!("{} starts from patients for whom {from} is true", p.name),
-            };
-            if p.rules.is_empty() {
-                let _ = writeln!(out, "  {start}, and includes all of them.");
-                continue;
-            }
-            let _ = writeln!(out, "  {start}.");
-            for (i, r) in p.rules.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "    {}. If {}: {}; otherwise {}.",
-                    i + 1,
-                    self.condition(&r.when),
-                    action_words(r.then),
-                    action_words(r.otherwise)
-                );
+            for line in self.population_lines(p) {
+                let _ = writeln!(out, "  {line}");
             }
         }
         let _ = writeln!(out, "  {NULL_NOTE}");
@@ -165,6 +146,43 @@ impl QuerySpec {
             }
         }
         out
+    }
+
+    /// One group of patients in plain English: where it starts and each
+    /// of its rules (for a practice reading the count it was given).
+    pub fn explain_population(&self, name: &str) -> Option<String> {
+        let p = self.population(name)?;
+        let mut out = String::new();
+        for line in self.population_lines(p) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out, "{NULL_NOTE}");
+        Some(out)
+    }
+
+    /// A population's lines: its start, then its rules indented.
+    fn population_lines(&self, p: &crate::ast::Population) -> Vec<String> {
+        let start = match p.from.as_str() {
+            "all_patients" => format!("{} starts from all patients", p.name),
+            from if self.population(from).is_some() => {
+                format!("{} starts from the patients in {from}", p.name)
+            }
+            from => format!("{} starts from patients for whom {from} is true", p.name),
+        };
+        if p.rules.is_empty() {
+            return vec![format!("{start}, and includes all of them.")];
+        }
+        let mut lines = vec![format!("{start}.")];
+        for (i, r) in p.rules.iter().enumerate() {
+            lines.push(format!(
+                "  {}. If {}: {}; otherwise {}.",
+                i + 1,
+                self.condition(&r.when),
+                action_words(r.then),
+                action_words(r.otherwise)
+            ));
+        }
+        lines
     }
 
     fn variable_words(&self, def: &VariableDef) -> String {

@@ -120,6 +120,49 @@ async fn declared_results_are_approved_rejected_declared_again_and_reopened_by_a
     let a1 = hash_of(&admin, &first.id, "A81001").await;
     let b1 = hash_of(&admin, &first.id, "B82002").await;
 
+    // A practice's own view: each population explained, and where the
+    // numbers came from; another practice's is refused.
+    let (_, viewer_a) = coordinator
+        .user("viewer-a", &[("B1843", Some("A81001"))])
+        .await;
+    let view: gpes_protocol::PracticeView = coordinator
+        .user_uplink(&viewer_a)
+        .get(
+            &format!("/v1/runs/{}/view?practice=A81001", first.id),
+            TIMEOUT,
+        )
+        .await
+        .expect("A's view");
+    assert_eq!(view.populations.len(), 1);
+    assert_eq!(view.populations[0].count, Some(100));
+    assert!(
+        view.populations[0]
+            .explanation
+            .contains("REGISTERED starts from"),
+        "{}",
+        view.populations[0].explanation
+    );
+    let provenance = view.provenance.expect("a result");
+    assert_eq!(provenance.extract_hash.to_string(), a1);
+    assert_eq!(provenance.plugin_name, "csv-export");
+    assert_eq!(provenance.parameters["PPED"], "2025-03-31");
+    assert!(!provenance.inputs.is_empty());
+    coordinator
+        .gpesctl(
+            &viewer_a,
+            &["run", "view", &first.id, "--practice", "A81001"],
+        )
+        .await
+        .expect("gpesctl run view");
+    let err = coordinator
+        .gpesctl(
+            &viewer_a,
+            &["run", "view", &first.id, "--practice", "B82002"],
+        )
+        .await
+        .expect_err("another practice's");
+    assert!(format!("{err:#}").contains("A81001"), "{err:#}");
+
     let declare = |token: &str, run: &str, practice: &str, hash: &str| {
         let (token, run, practice, hash) = (
             token.to_owned(),
@@ -341,9 +384,6 @@ async fn declared_results_are_approved_rejected_declared_again_and_reopened_by_a
         .collect();
     assert_eq!(pence, [("A81001", 2819), ("B82002", 2349)]);
     assert_eq!(payments.total_pence, 2819 + 2349);
-    let (_, viewer_a) = coordinator
-        .user("viewer-a", &[("B1843", Some("A81001"))])
-        .await;
     let theirs: gpes_protocol::Payments = coordinator
         .user_uplink(&viewer_a)
         .get(&format!("/v1/runs/{}/payments", second.id), TIMEOUT)

@@ -772,6 +772,20 @@ fn operator_cases(f: &Fixture) -> Vec<Case> {
         ),
         case(
             "GET",
+            "/v1/runs/{id}/view",
+            format!("/v1/runs/{run}/view?practice=A81001"),
+            None,
+            plus(OPERATORS, &["B1843", "commissioner"]),
+        ),
+        case(
+            "GET",
+            "/v1/runs/{id}/view",
+            format!("/v1/runs/{run}/view?practice=B82002"),
+            None,
+            roles(OPERATORS),
+        ),
+        case(
+            "GET",
             "/v1/runs/{id}/export",
             format!("/v1/runs/{run}/export?format=json"),
             None,

@@ -905,3 +905,47 @@ pub async fn retry_failed(
     tx.commit().await?;
     Ok(retried)
 }
+
+/// One practice's line of a run for its own view: the job's state and
+/// participation, and the stored result with who stored it and when.
+#[derive(Debug)]
+pub struct PracticeLine {
+    pub state: String,
+    pub participation: Option<String>,
+    /// (stored by, extract, extract hash, stored at)
+    pub stored: Option<(String, String, String, u64)>,
+}
+
+pub async fn practice_line(
+    db: &Db,
+    run_id: &str,
+    practice: &str,
+) -> Result<Option<PracticeLine>, Refusal> {
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT j.state, j.participation, s.agent_id, s.extract, s.extract_hash, s.stored_ms \
+         FROM jobs j LEFT JOIN results s ON s.job_id = j.id \
+         WHERE j.run_id = $1 AND j.practice = $2",
+    )
+    .bind(run_id)
+    .bind(practice)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(
+        |(state, participation, by, extract, hash, at)| PracticeLine {
+            state,
+            participation,
+            stored: match (by, extract, hash, at) {
+                (Some(by), Some(e), Some(h), Some(at)) => Some((by, e, h, to_u64(at))),
+                _ => None,
+            },
+        },
+    ))
+}

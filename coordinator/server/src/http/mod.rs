@@ -16,6 +16,7 @@ pub mod operator;
 pub mod organisations;
 pub mod participation;
 pub mod permissions;
+pub mod practice_view;
 pub mod queries;
 pub mod side_runs;
 pub mod timetable;

@@ -76,6 +76,7 @@ pub fn routes() -> Router<Arc<App>> {
         .merge(super::side_runs::routes())
         .merge(super::attention::routes())
         .merge(super::declarations::routes())
+        .merge(super::practice_view::routes())
 }
 
 /// The OpenAPI 3.1 document of both listeners, kept in step with the

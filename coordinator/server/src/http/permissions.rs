@@ -79,6 +79,7 @@ pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/v1/runs", ViewRuns),
     ("GET", "/v1/runs/{id}", ViewRuns),
     ("GET", "/v1/runs/{id}/results", ViewResults),
+    ("GET", "/v1/runs/{id}/view", ViewResults),
     ("GET", "/v1/runs/{id}/export", ViewResults),
     ("GET", "/v1/runs/{id}/records", DownloadRecords),
     ("POST", "/v1/runs/{id}/cancel", OperateRuns),
